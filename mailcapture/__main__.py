@@ -1,0 +1,3 @@
+from mailcapture.cli import main
+
+raise SystemExit(main())

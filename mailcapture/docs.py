@@ -1,0 +1,52 @@
+"""Generates the settings tables of ``docs/configuration.md`` from the definitions in code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mailcapture.config import markdown_table
+from mailcapture.settings import SETTINGS
+
+BEGIN = "<!-- BEGIN GENERATED: {name} -->"
+END = "<!-- END GENERATED: {name} -->"
+
+
+def tables() -> dict[str, str]:
+    out = {"mailcapture": markdown_table(SETTINGS)}
+    try:
+        from previewer.settings import SETTINGS as PREVIEWER_SETTINGS
+    except ImportError:  # previewer not installed alongside
+        return out
+    out["previewer"] = markdown_table(PREVIEWER_SETTINGS)
+    return out
+
+
+def render(text: str) -> str:
+    """Replace every generated block in ``text`` with the current table."""
+    for name, table in tables().items():
+        begin, end = BEGIN.format(name=name), END.format(name=name)
+        if begin in text and end in text:
+            head, rest = text.split(begin, 1)
+            _, tail = rest.split(end, 1)
+            text = f"{head}{begin}\n{table}{end}{tail}"
+    return text
+
+
+def configuration_markdown() -> str:
+    return "\n".join(f"## {name}\n\n{table}" for name, table in tables().items())
+
+
+def update(path: Path) -> bool:
+    """Rewrite the generated blocks of ``path``; True when something changed."""
+    old = path.read_text()
+    new = render(old)
+    if new != old:
+        path.write_text(new)
+    return new != old
+
+
+if __name__ == "__main__":
+    import sys
+
+    target = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/configuration.md")
+    print("updated" if update(target) else "up to date", target)

@@ -1,0 +1,145 @@
+"""From received bytes to what the store keeps: parse once, decode and hash each part once.
+
+``prepare`` is CPU work (decoding, hashing): callers run it in a thread, never on the event loop.
+It never raises on bad input: a message the parser cannot understand is still stored, raw, with
+best-effort fields.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import datetime, timezone
+from email.utils import parseaddr
+
+from mailcapture import mime
+from mailcapture.mime.model import KIND_ATTACHMENT, KIND_HTML, KIND_TEXT, Address, MimePart, ParsedMessage
+from mailcapture.storage.base import NewMessage, NewPart, PartRecord
+
+SNIPPET_LENGTH = 250
+MAX_SEARCH_TEXT = 1024 * 1024  # characters of body text kept searchable per message
+MAX_TAG_LENGTH = 100
+HASH_CHUNK = 1024 * 1024
+
+_TAG_UNSAFE = re.compile(r"[^\w .:/@-]+", re.UNICODE)
+_SPACES = re.compile(r"\s+")
+
+
+def clean_tag(raw: str) -> str:
+    """Mailpit-like tag clean-up: printable word characters, spaces collapsed, bounded length."""
+    return _SPACES.sub(" ", _TAG_UNSAFE.sub("", raw)).strip()[:MAX_TAG_LENGTH]
+
+
+def _plus_tag(address: str) -> str:
+    local = address.rpartition("@")[0] if "@" in address else ""
+    if "+" not in local:
+        return ""
+    return clean_tag(local.split("+", 1)[1])
+
+
+def extract_tags(parsed: ParsedMessage, rcpt_tos: list[str]) -> list[str]:
+    """Tags from ``X-Tags`` (comma separated) and plus-addressing, unique without regard to case."""
+    found: list[str] = []
+    for name, value in parsed.headers:
+        if name.lower() == "x-tags":
+            found.extend(clean_tag(t) for t in value.split(","))
+    addresses = [a.address for a in parsed.to + parsed.cc] + [parseaddr(r)[1] for r in rcpt_tos]
+    found.extend(_plus_tag(a) for a in addresses)
+    seen: set[str] = set()
+    tags: list[str] = []
+    for tag in found:
+        if tag and tag.lower() not in seen:
+            seen.add(tag.lower())
+            tags.append(tag)
+    return tags
+
+
+def _bcc(parsed: ParsedMessage, rcpt_tos: list[str]) -> list[Address]:
+    """Envelope recipients not named in To/Cc were blind copies (as Mailpit shows them)."""
+    named = {a.address.lower() for a in parsed.to + parsed.cc + parsed.bcc}
+    extra = []
+    for rcpt in rcpt_tos:
+        addr = parseaddr(rcpt)[1] or rcpt
+        if addr and addr.lower() not in named:
+            named.add(addr.lower())
+            extra.append(Address("", addr))
+    return parsed.bcc + extra
+
+
+def _part_bytes(raw: bytes, part: MimePart) -> bytes:
+    if part.data is not None:
+        return part.data
+    return mime.decode(memoryview(raw)[part.start : part.end], part.encoding)
+
+
+def _hashes(data: bytes) -> tuple[str, str, str]:
+    md5, sha1, sha256 = hashlib.md5(usedforsecurity=False), hashlib.sha1(usedforsecurity=False), hashlib.sha256()
+    view = memoryview(data)
+    for offset in range(0, len(view), HASH_CHUNK):
+        chunk = view[offset : offset + HASH_CHUNK]
+        md5.update(chunk)
+        sha1.update(chunk)
+        sha256.update(chunk)
+    return md5.hexdigest(), sha1.hexdigest(), sha256.hexdigest()
+
+
+def _snippet(text: str) -> str:
+    return _SPACES.sub(" ", text[: SNIPPET_LENGTH * 8]).strip()[:SNIPPET_LENGTH]
+
+
+def _address_text(addresses: list[Address]) -> str:
+    return " ".join(f"{a.name} {a.address}" for a in addresses)
+
+
+def prepare(raw: bytes, mail_from: str, rcpt_tos: list[str], username: str,
+            now: datetime | None = None) -> NewMessage:
+    """Parse ``raw`` and build the :class:`NewMessage` to store. Never raises on bad input."""
+    parsed = mime.parse(raw)
+    parts: list[NewPart] = []
+    text = html_text = ""
+    for part in parsed.parts:
+        data = _part_bytes(raw, part)
+        md5, sha1, sha256 = _hashes(data)
+        if part.kind == KIND_TEXT and not text:
+            text = mime.decode_text(data, part.charset)
+        elif part.kind == KIND_HTML and not html_text:
+            html_text = mime.html_to_text(mime.decode_text(data, part.charset))
+        record = PartRecord(
+            part_id=part.part_id, kind=part.kind, content_type=part.content_type, charset=part.charset,
+            filename=part.filename, content_id=part.content_id, disposition=part.disposition,
+            size=len(data), md5=md5, sha1=sha1, sha256=sha256,
+        )
+        parts.append(NewPart(record, part.encoding, part.start, part.end,
+                             data if part.data is not None else None))
+        del data
+    body_text = text or html_text
+    bcc = _bcc(parsed, rcpt_tos)
+    file_names = " ".join(p.record.filename for p in parts if p.record.kind != KIND_TEXT and p.record.kind != KIND_HTML)
+    search_text = " ".join((
+        _address_text([parsed.from_] if parsed.from_ else []), _address_text(parsed.to), _address_text(parsed.cc),
+        _address_text(bcc), _address_text(parsed.reply_to), parsed.subject, file_names,
+        body_text[:MAX_SEARCH_TEXT],
+    )).lower()
+    return NewMessage(
+        raw=raw,
+        created=now or datetime.now(timezone.utc),
+        message_id=parsed.message_id,
+        from_=parsed.from_,
+        to=parsed.to,
+        cc=parsed.cc,
+        bcc=bcc,
+        reply_to=parsed.reply_to,
+        return_path=parsed.return_path or mail_from,
+        subject=parsed.subject,
+        date=parsed.date,
+        username=username,
+        tags=extract_tags(parsed, rcpt_tos),
+        snippet=_snippet(body_text),
+        search_text=search_text,
+        header_end=parsed.header_end,
+        parts=parts,
+    )
+
+
+def attachment_count(message: NewMessage) -> int:
+    return sum(1 for p in message.parts if p.record.kind == KIND_ATTACHMENT)
