@@ -1,0 +1,104 @@
+"""Helpers for tests that run the real services as subprocesses."""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+READY_TIMEOUT = 30.0
+
+
+@dataclass
+class CaptureProcess:
+    """A running ``mailcapture serve`` on ephemeral ports."""
+
+    data_dir: Path
+    env: dict[str, str]
+    proc: subprocess.Popen[str] | None = None
+    smtp_port: int = 0
+    http_port: int = 0
+    output: list[str] = field(default_factory=list)
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    def start(self) -> CaptureProcess:
+        env = dict(os.environ)
+        env.update({
+            "MAILCAPTURE_SMTP_ADDR": "127.0.0.1:0",
+            "MAILCAPTURE_HTTP_ADDR": "127.0.0.1:0",
+            "MAILCAPTURE_DATA_DIR": str(self.data_dir),
+            "MAILCAPTURE_PREVIEWER_URL": "",
+        })
+        env.update(self.env)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "mailcapture", "serve"], env=env, cwd=ROOT,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        deadline = time.monotonic() + READY_TIMEOUT
+        assert self.proc.stdout is not None
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([self.proc.stdout], [], [], 0.5)
+            if not ready:
+                if self.proc.poll() is not None:
+                    break
+                continue
+            line = self.proc.stdout.readline()
+            if not line:
+                break
+            self.output.append(line)
+            if line.startswith("mailcapture ready"):
+                fields = dict(part.split("=") for part in line.split()[2:])
+                self.smtp_port, self.http_port = int(fields["smtp"]), int(fields["http"])
+                return self
+        self.stop()
+        raise RuntimeError("mailcapture did not start:\n" + "".join(self.output))
+
+    def stop(self, sig: int = signal.SIGTERM) -> int | None:
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        if self.proc.stdout is not None:
+            self.output.extend(self.proc.stdout.readlines())
+            self.proc.stdout.close()
+        code = self.proc.returncode
+        self.proc = None
+        return code
+
+    def kill9(self) -> None:
+        self.stop(signal.SIGKILL)
+
+    # -- HTTP helpers (blocking: these tests are synchronous)
+    def request(self, method: str, path: str, body: Any = None) -> tuple[int, dict[str, str], bytes]:
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.base + path, data=data, method=method)
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                return resp.status, dict(resp.headers), resp.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, dict(exc.headers), exc.read()
+
+    def json(self, method: str, path: str, body: Any = None, expect: int = 200) -> Any:
+        status, _, payload = self.request(method, path, body)
+        assert status == expect, (status, payload[:500])
+        return json.loads(payload)
