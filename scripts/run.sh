@@ -1,14 +1,10 @@
 #!/usr/bin/env bash
-# Runs the whole stack in the foreground (Ctrl-C stops it): capture service and previewer.
+# Runs the whole stack in the foreground (Ctrl-C stops it): nginx (when installed) in front of the
+# capture service and the previewer, all under supervisor. Data in ./data unless MAILCAPTURE_DATA_DIR is set.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-VENV=${VENV:-.venv}
 export MAILCAPTURE_DATA_DIR=${MAILCAPTURE_DATA_DIR:-$PWD/data}
 export PREVIEWER_CACHE_DIR=${PREVIEWER_CACHE_DIR:-$PWD/data/previews}
+export STACK_RUNTIME_DIR=${STACK_RUNTIME_DIR:-$PWD/var}
 mkdir -p "$MAILCAPTURE_DATA_DIR"
-pids=()
-trap 'kill "${pids[@]}" 2>/dev/null; wait' INT TERM EXIT
-"$VENV/bin/previewer" serve & pids+=($!)
-"$VENV/bin/mailcapture" serve & pids+=($!)
-echo "mailcapture: SMTP on ${MAILCAPTURE_SMTP_ADDR:-127.0.0.1:1025}, inbox and API on http://${MAILCAPTURE_HTTP_ADDR:-127.0.0.1:8025}/"
-wait -n
+exec .venv/bin/python -m mailcapture.stack run

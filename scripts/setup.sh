@@ -8,7 +8,7 @@ PYTHON=${PYTHON:-python3}
 VENV=${VENV:-.venv}
 # Debian packages the stack and its tests use. Missing ones are installed when running as root;
 # otherwise we say what is missing and carry on (the services run without them).
-DEB_PACKAGES=(${DEB_PACKAGES:-nginx-light libjemalloc2})
+DEB_PACKAGES=(${DEB_PACKAGES:-nginx libjemalloc2})
 
 missing=()
 for pkg in "${DEB_PACKAGES[@]}"; do
@@ -18,8 +18,8 @@ if ((${#missing[@]})); then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
         echo "setup: installing Debian packages: ${missing[*]}"
         export DEBIAN_FRONTEND=noninteractive
-        apt-get update -qq
-        apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+        apt-get -o DPkg::Lock::Timeout=300 update -qq
+        apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
     else
         echo "setup: not root (or no apt-get): not installing ${missing[*]}; nginx/jemalloc features stay off" >&2
     fi
