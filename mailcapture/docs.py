@@ -12,7 +12,9 @@ END = "<!-- END GENERATED: {name} -->"
 
 
 def tables() -> dict[str, str]:
-    out = {"mailcapture": markdown_table(SETTINGS)}
+    from mailcapture.stack.settings import SETTINGS as STACK_SETTINGS
+
+    out = {"mailcapture": markdown_table(SETTINGS), "stack": markdown_table(STACK_SETTINGS)}
     try:
         from previewer.settings import SETTINGS as PREVIEWER_SETTINGS
     except ImportError:  # previewer not installed alongside

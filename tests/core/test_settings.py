@@ -20,6 +20,13 @@ def test_generated_tables_are_current() -> None:
     assert render(text) == text, "docs/configuration.md is stale: run python -m mailcapture.docs"
 
 
+def test_stack_settings_documented() -> None:
+    from mailcapture.stack.settings import SETTINGS as STACK_SETTINGS
+
+    text = DOC.read_text()
+    assert not [s.env for s in STACK_SETTINGS if f"`{s.env}`" not in text]
+
+
 def test_previewer_settings_documented() -> None:
     previewer_settings = pytest.importorskip("previewer.settings")
     text = DOC.read_text()
