@@ -9,10 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 import re
 
-from mailcapture.config import Settings, parse_addr
+from mailcapture.config import ConfigError, Settings, parse_addr
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "nginx" / "nginx.conf.template"
-PACKAGED_TEMPLATE = Path(__file__).with_name("nginx.conf.template")
 NGINX_CANDIDATES = ("/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/local/nginx/sbin/nginx")
 PLACEHOLDER = re.compile(r"\$\{([A-Z_]+)\}")
 MIME_TYPES_CANDIDATES = ("/etc/nginx/mime.types", "/usr/local/nginx/conf/mime.types")
@@ -64,7 +63,9 @@ class Layout:
 
 
 def render_nginx(stack: Settings, capture: Settings, previewer_addr: tuple[str, int], layout: Layout) -> str:
-    template = TEMPLATE if TEMPLATE.exists() else PACKAGED_TEMPLATE
+    template = Path(stack.stack_nginx_template) if stack.stack_nginx_template else TEMPLATE
+    if not template.exists():
+        raise ConfigError(f"nginx template {template} not found (set STACK_NGINX_TEMPLATE)")
     servers = [upstream_host(previewer_addr)]
     for extra in filter(None, (s.strip() for s in stack.stack_previewer_upstreams.split(","))):
         servers.append(upstream_host(parse_addr(extra)))

@@ -15,6 +15,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("stack_previewer_upstreams", "STACK_PREVIEWER_UPSTREAMS", "",
             "Extra previewer instances for nginx's upstream (comma-separated 127.0.0.1:PORT or IP:PORT); the "
             "local previewer is always listed.", parse_str),
+    Setting("stack_nginx_template", "STACK_NGINX_TEMPLATE", "",
+            "nginx config template to render (empty = nginx/nginx.conf.template of the source tree).", parse_str),
     Setting("stack_access_log", "STACK_ACCESS_LOG", "/dev/stdout",
             "Where nginx writes its access log (a file path, or /dev/stdout to join the stack's log).", parse_str),
     Setting("stack_client_max_body_size", "STACK_CLIENT_MAX_BODY_SIZE", "100M",
