@@ -1,0 +1,187 @@
+"""Lenient Content-Transfer-Encoding decoding at C speed, whole or streamed.
+
+``decode`` never raises on bad input: broken base64 padding is repaired, stray characters are
+skipped, and unknown encodings pass the bytes through. ``iter_decode`` yields exactly the bytes
+``decode`` would give for the concatenated input, whatever the chunking.
+"""
+
+from __future__ import annotations
+
+import binascii
+import re
+from collections.abc import Iterable, Iterator
+
+ENCODING_BASE64 = "base64"
+ENCODING_QP = "quoted-printable"
+
+_B64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+_B64_PAD = b"="
+_B64_QUANTUM = 4
+# Every byte that a2b_base64 (non-strict) skips: everything but the alphabet and "=".
+_B64_NOISE = bytes(b for b in range(256) if b not in _B64_ALPHABET + _B64_PAD)
+
+_QP_ESCAPE = ord("=")
+# Longest carry kept when a quoted-printable stream has no line break for a while.
+_QP_MAX_CARRY = 4096
+# How far back from the end we look for a safe cut inside a long unbroken line.
+_QP_CUT_SEARCH = 64
+_QP_CR_SOFT_BREAK = b"=\r"
+
+
+def normalize_encoding(encoding: str) -> str:
+    return encoding.strip().strip('"').lower()
+
+
+def decode(encoded: bytes | bytearray | memoryview, encoding: str) -> bytes:
+    """Decode a transfer-encoded body leniently; unknown encodings return the bytes unchanged."""
+    kind = normalize_encoding(encoding)
+    if kind == ENCODING_BASE64:
+        try:
+            return binascii.a2b_base64(encoded)
+        except (binascii.Error, ValueError):
+            decoder = _Base64Decoder()
+            return decoder.feed(bytes(encoded)) + decoder.finish()
+    if kind == ENCODING_QP:
+        return binascii.a2b_qp(encoded)
+    return bytes(encoded)
+
+
+def iter_decode(chunks: Iterable[bytes | bytearray | memoryview], encoding: str) -> Iterator[bytes]:
+    """Streaming ``decode``: ``b"".join(iter_decode(c, e)) == decode(b"".join(c), e)``."""
+    kind = normalize_encoding(encoding)
+    if kind == ENCODING_BASE64:
+        b64 = _Base64Decoder()
+        for chunk in chunks:
+            out = b64.feed(bytes(chunk))
+            if out:
+                yield out
+        tail = b64.finish()
+        if tail:
+            yield tail
+    elif kind == ENCODING_QP:
+        qp = _QuotedPrintableDecoder()
+        for chunk in chunks:
+            out = qp.feed(bytes(chunk))
+            if out:
+                yield out
+        tail = qp.finish()
+        if tail:
+            yield tail
+    else:
+        for chunk in chunks:
+            if chunk:
+                yield bytes(chunk)
+
+
+class _Base64Decoder:
+    """Replays binascii.a2b_base64's non-strict state machine across chunks.
+
+    a2b_base64 skips non-alphabet bytes, ignores "=" unless at least two characters of a quantum
+    are present, and stops for good once a quantum is completed by padding. At the end, a partial
+    quantum of 2 or 3 characters still yields its bytes (as if padded); a lone character is dropped.
+    """
+
+    __slots__ = ("_pending", "_pads", "_done")
+
+    def __init__(self) -> None:
+        self._pending = b""  # alphabet characters of the current, incomplete quantum (< 4)
+        self._pads = 0  # "=" seen since the last alphabet character, when counted
+        self._done = False
+
+    def feed(self, chunk: bytes) -> bytes:
+        if self._done or not chunk:
+            return b""
+        clean = chunk.translate(None, _B64_NOISE)
+        out: list[bytes] = []
+        pos = 0
+        while pos < len(clean):
+            pad_at = clean.find(_B64_PAD, pos)
+            segment = clean[pos:] if pad_at < 0 else clean[pos:pad_at]
+            if segment:
+                self._pads = 0
+                data = self._pending + segment
+                whole = len(data) - len(data) % _B64_QUANTUM
+                if whole:
+                    out.append(binascii.a2b_base64(data[:whole]))
+                self._pending = data[whole:]
+            if pad_at < 0:
+                break
+            have = len(self._pending)
+            if have >= 2:
+                self._pads += 1
+                if have + self._pads >= _B64_QUANTUM:
+                    out.append(self._flush())
+                    self._done = True
+                    break
+            pos = pad_at + 1
+        return b"".join(out)
+
+    def finish(self) -> bytes:
+        if self._done:
+            return b""
+        self._done = True
+        return self._flush()
+
+    def _flush(self) -> bytes:
+        pending, self._pending = self._pending, b""
+        if len(pending) < 2:
+            return b""
+        return binascii.a2b_base64(pending + b"==")
+
+
+class _QuotedPrintableDecoder:
+    """Feeds binascii.a2b_qp only prefixes that end in a neutral state (never inside "=XY")."""
+
+    __slots__ = ("_carry",)
+
+    def __init__(self) -> None:
+        self._carry = b""
+
+    def feed(self, chunk: bytes) -> bytes:
+        data = self._carry + chunk
+        out = b""
+        line_end = data.rfind(b"\n") + 1  # after a line feed a2b_qp is always in a neutral state
+        if line_end:
+            out = binascii.a2b_qp(data[:line_end])
+            data = data[line_end:]
+        if len(data) <= _QP_MAX_CARRY:
+            self._carry = data
+            return out
+        return out + self._cut_long_line(data)
+
+    def finish(self) -> bytes:
+        data, self._carry = self._carry, b""
+        return binascii.a2b_qp(data) if data else b""
+
+    def _cut_long_line(self, data: bytes) -> bytes:
+        """``data`` has no line feed and starts in a neutral state; emit a safe prefix."""
+        skip_at = _escape_initial_cr(data)
+        if skip_at >= 0:
+            # "=\r" makes a2b_qp skip everything up to the next line feed.
+            self._carry = _QP_CR_SOFT_BREAK
+            return binascii.a2b_qp(data[:skip_at])
+        cut = len(data)
+        floor = max(2, len(data) - _QP_CUT_SEARCH)
+        while cut >= floor and (data[cut - 1] == _QP_ESCAPE or data[cut - 2] == _QP_ESCAPE):
+            cut -= 1
+        if cut < floor:  # a long run of "=": keep it whole (rare, and bounded by the input)
+            self._carry = data
+            return b""
+        self._carry = data[cut:]
+        return binascii.a2b_qp(data[:cut])
+
+
+_EQUALS_RUN = re.compile(rb"=+\r")
+
+
+def _escape_initial_cr(data: bytes) -> int:
+    """Index of the first "=" that a2b_qp reads as an escape followed by CR, or -1.
+
+    A run of "=" is consumed pairwise ("==" gives "="), so the "=" before CR starts an escape only
+    when the run has odd length."""
+    for match in _EQUALS_RUN.finditer(data):
+        run = match.end() - 1 - match.start()
+        if run % 2 == 1:
+            return match.end() - 2
+    return -1
+
