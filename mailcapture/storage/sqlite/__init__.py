@@ -1,0 +1,5 @@
+"""The embedded SQLite storage engine."""
+
+from mailcapture.storage.sqlite.store import SQLiteStore
+
+__all__ = ["SQLiteStore"]

@@ -1,0 +1,112 @@
+"""The raw message as fixed-size blocks, each compressed on its own (zstd) or stored as is.
+
+Reading ``raw[start:end]`` touches only the blocks that cover the range. A block's ``compressed``
+flag is stored with it, so changing the compression level never needs old rows rewritten.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+
+import zstandard
+
+from mailcapture.errors import StorageError
+from mailcapture.storage.sqlite.schema import Tables
+
+BLOCK_SIZE = 1024 * 1024
+MAX_LEVEL = 22
+STORED, ZSTD = 0, 1
+
+_local = threading.local()
+
+
+def _compressor(level: int) -> zstandard.ZstdCompressor:
+    cache: dict[int, zstandard.ZstdCompressor] | None = getattr(_local, "compressors", None)
+    if cache is None:
+        cache = _local.compressors = {}
+    if level not in cache:
+        cache[level] = zstandard.ZstdCompressor(level=level, write_content_size=True)
+    return cache[level]
+
+
+def _decompressor() -> zstandard.ZstdDecompressor:
+    d: zstandard.ZstdDecompressor | None = getattr(_local, "decompressor", None)
+    if d is None:
+        d = _local.decompressor = zstandard.ZstdDecompressor()
+    return d
+
+
+def compress(data: bytes | memoryview, level: int) -> tuple[int, bytes | memoryview]:
+    """``(flag, payload)``: zstd at ``level`` when that saves space, else the bytes as they are."""
+    if level <= 0 or len(data) == 0:
+        return STORED, data
+    packed = _compressor(level).compress(data)
+    if len(packed) >= len(data):
+        return STORED, data
+    return ZSTD, packed
+
+
+def decompress(flag: int, payload: bytes) -> bytes:
+    if flag == STORED:
+        return payload
+    if flag == ZSTD:
+        try:
+            return _decompressor().decompress(payload)
+        except zstandard.ZstdError as exc:
+            raise StorageError(f"a stored block is corrupt: {exc}") from exc
+    raise StorageError(f"a stored block has an unknown compression flag {flag}")
+
+
+def split(raw: bytes, block_size: int = BLOCK_SIZE) -> list[memoryview]:
+    view = memoryview(raw)
+    return [view[i : i + block_size] for i in range(0, len(view), block_size)]
+
+
+def _block_rows(conn: sqlite3.Connection, tables: Tables, pk: int, first: int, last: int
+                ) -> Iterator[tuple[int, int, bytes]]:
+    yield from conn.execute(
+        f"SELECT seq, compressed, data FROM {tables.blocks} WHERE message = ? AND seq BETWEEN ? AND ? ORDER BY seq",
+        (pk, first, last),
+    )
+
+
+def _piece(seq: int, block: bytes, block_size: int, start: int, end: int) -> memoryview:
+    base = seq * block_size
+    return memoryview(block)[max(start - base, 0) : end - base]
+
+
+def read_range(conn: sqlite3.Connection, tables: Tables, pk: int, block_size: int, start: int, end: int) -> bytes:
+    """``raw[start:end]`` of message ``pk`` (offsets already clamped to the message)."""
+    if start >= end:
+        return b""
+    first, last = start // block_size, (end - 1) // block_size
+    pieces: list[memoryview] = []
+    expected = first
+    for seq, flag, payload in _block_rows(conn, tables, pk, first, last):
+        if seq != expected:
+            break
+        pieces.append(_piece(seq, decompress(flag, payload), block_size, start, end))
+        expected += 1
+    if expected != last + 1:
+        raise StorageError(f"raw block {expected} of a message is missing")
+    return pieces[0].tobytes() if len(pieces) == 1 else b"".join(pieces)
+
+
+def read_block(conn: sqlite3.Connection, tables: Tables, pk: int, seq: int) -> bytes | None:
+    row = conn.execute(
+        f"SELECT compressed, data FROM {tables.blocks} WHERE message = ? AND seq = ?", (pk, seq)
+    ).fetchone()
+    return None if row is None else decompress(row[0], row[1])
+
+
+def block_span(block_size: int, start: int, end: int) -> range:
+    """Sequence numbers of the blocks covering ``raw[start:end]``."""
+    if start >= end:
+        return range(0)
+    return range(start // block_size, (end - 1) // block_size + 1)
+
+
+def piece_of(seq: int, block: bytes, block_size: int, start: int, end: int) -> bytes:
+    return _piece(seq, block, block_size, start, end).tobytes()

@@ -1,0 +1,218 @@
+"""The embedded SQLite engine of the :class:`~mailcapture.storage.base.Store` contract.
+
+One writer thread owns the write connection (``writer.py``); reads run on a small pool of
+read-only connections in threads (``readers.py``); nothing touches SQLite on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from pathlib import Path
+from typing import TypeVar
+
+from mailcapture.errors import BadRequest, StorageError
+from mailcapture.search import Query
+from mailcapture.storage.base import MessageDetail, NewMessage, Page, PartRecord, Stats, Store
+from mailcapture.storage.sqlite import blocks, reads, stream, writes
+from mailcapture.storage.sqlite.connections import open_reader, open_writer
+from mailcapture.storage.sqlite.prepare import prepare
+from mailcapture.storage.sqlite.readers import READERS, ReaderPool
+from mailcapture.storage.sqlite.rows import to_micros
+from mailcapture.storage.sqlite.schema import Tables, migrate, table_prefix
+from mailcapture.storage.sqlite.sqlquery import MATCH_ALL, compile_query
+from mailcapture.storage.sqlite.writer import Writer
+
+COMPRESS_THREADS = max(1, min(4, os.cpu_count() or 1))
+PREPARING_AT_ONCE = 8  # messages being compressed at the same time (bounds memory)
+T = TypeVar("T")
+
+
+class SQLiteStore(Store):
+    def __init__(self, path: str, *, compression: int = 1, wal: bool = True, tenant_id: str = "",
+                 readers: int = READERS, block_size: int = blocks.BLOCK_SIZE) -> None:
+        if not path or path == ":memory:" or path.startswith("file:"):
+            raise ValueError("SQLiteStore needs a database file path (several connections share it)")
+        if not 0 <= compression <= blocks.MAX_LEVEL:
+            raise ValueError(f"compression must be 0 (off) to {blocks.MAX_LEVEL}, got {compression}")
+        if block_size <= 0:
+            raise ValueError(f"block_size must be positive, got {block_size}")
+        self.path = path
+        self.compression = compression
+        self.wal = wal
+        self.tables = Tables(table_prefix(tenant_id))
+        self._block_size = block_size
+        self._writer = Writer(partial(open_writer, path, wal))
+        self._readers = ReaderPool(partial(open_reader, path), readers)
+        self._compress_pool: ThreadPoolExecutor | None = None
+        self._preparing: asyncio.Semaphore | None = None
+        self._open = False
+
+    # ---------------------------------------------------------------- life cycle
+
+    async def open(self) -> None:
+        if self._open:
+            return
+        await asyncio.to_thread(Path(self.path).absolute().parent.mkdir, parents=True, exist_ok=True)
+        await self._writer.start()
+        try:
+            await self._writer.submit(lambda conn: migrate(conn, self.tables))
+            await self._readers.start()
+        except BaseException:
+            await self._writer.close()
+            raise
+        self._compress_pool = ThreadPoolExecutor(COMPRESS_THREADS, thread_name_prefix="sqlite-compress")
+        self._preparing = asyncio.Semaphore(PREPARING_AT_ONCE)
+        self._open = True
+
+    async def close(self) -> None:
+        if not self._open:
+            return
+        self._open = False
+        await self._writer.close()
+        await self._readers.close()
+        if self._compress_pool is not None:
+            await asyncio.to_thread(self._compress_pool.shutdown, True)
+            self._compress_pool = None
+
+    async def vacuum(self) -> None:
+        """Give freed pages back to the file system and truncate the WAL (maintenance, optional)."""
+        self._check_open()
+        await self._writer.submit(lambda conn: conn.execute("PRAGMA incremental_vacuum").fetchall())
+        await self._writer.submit(
+            lambda conn: conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall(), transaction=False)
+
+    def _check_open(self) -> None:
+        if not self._open:
+            raise StorageError("the store is not open")
+
+    async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        self._check_open()
+        return await self._writer.submit(fn)
+
+    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        self._check_open()
+        return await self._readers.run(fn)
+
+    # ---------------------------------------------------------------- writing
+
+    async def add(self, message: NewMessage) -> str:
+        self._check_open()
+        assert self._preparing is not None and self._compress_pool is not None
+        async with self._preparing:
+            prepared = await prepare(message, self.compression, self._compress_pool, self._block_size)
+        return await self._write(partial(writes.insert_message, t=self.tables, p=prepared))
+
+    async def mark_read(self, ids: list[str] | None, query: Query | None, read: bool) -> list[str]:
+        if ids is not None:
+            where, params = writes.ids_condition(ids)
+        else:
+            where, params = compile_query(query, self.tables)
+        return await self._write(partial(writes.mark_read, t=self.tables, where=where, params=params, read=read))
+
+    async def delete(self, ids: list[str] | None) -> list[str]:
+        where, params = (MATCH_ALL, []) if ids is None else writes.ids_condition(ids)
+        return await self._write(partial(writes.delete_where, t=self.tables, where=where, params=params))
+
+    async def delete_matching(self, query: Query) -> list[str]:
+        where, params = compile_query(query, self.tables)
+        return await self._write(partial(writes.delete_where, t=self.tables, where=where, params=params))
+
+    async def set_tags(self, ids: list[str], tags: list[str]) -> None:
+        await self._write(partial(writes.set_tags, t=self.tables, ids=ids, tags=tags))
+
+    async def rename_tag(self, old: str, new: str) -> bool:
+        return await self._write(partial(writes.rename_tag, t=self.tables, old=old, new=new))
+
+    async def delete_tag(self, name: str) -> bool:
+        return await self._write(partial(writes.delete_tag, t=self.tables, name=name))
+
+    async def prune(self, max_messages: int, max_age_seconds: float) -> list[str]:
+        """Deletes in batches of ``writes.PRUNE_BATCH``, each its own short transaction."""
+        if max_messages < 0 or max_age_seconds < 0:
+            raise BadRequest("prune limits cannot be negative")
+        if max_messages == 0 and max_age_seconds == 0:
+            return []
+        cutoff = to_micros_now() - int(max_age_seconds * 1_000_000) if max_age_seconds > 0 else None
+        deleted: list[str] = []
+        while True:
+            batch = await self._write(partial(writes.prune_batch, t=self.tables, max_messages=max_messages,
+                                              cutoff=cutoff))
+            if not batch:
+                return deleted
+            deleted.extend(batch)
+
+    # ---------------------------------------------------------------- reading
+
+    async def page(self, query: Query | None, start: int, limit: int) -> Page:
+        if start < 0 or limit < 0:
+            raise BadRequest("start and limit cannot be negative")
+        where, params = compile_query(query, self.tables)
+        return await self._read(partial(reads.page, t=self.tables, where=where, params=params,
+                                        start=start, limit=limit))
+
+    async def detail(self, id: str) -> MessageDetail | None:
+        return await self._read(partial(reads.detail, t=self.tables, id_=id))
+
+    async def latest_id(self, query: Query | None) -> str | None:
+        where, params = compile_query(query, self.tables)
+        return await self._read(partial(reads.latest_id, t=self.tables, where=where, params=params))
+
+    async def raw(self, id: str) -> bytes | None:
+        return await self._read(partial(self._raw_range, id_=id, start=0, end=None))
+
+    async def raw_range(self, id: str, start: int, end: int) -> bytes | None:
+        return await self._read(partial(self._raw_range, id_=id, start=start, end=end))
+
+    def _raw_range(self, conn: sqlite3.Connection, id_: str, start: int, end: int | None) -> bytes | None:
+        loc = reads.message_location(conn, self.tables, id_)
+        if loc is None:
+            return None
+        stop = loc.size if end is None else min(max(end, 0), loc.size)
+        return blocks.read_range(conn, self.tables, loc.pk, loc.block_size, max(start, 0), stop)
+
+    async def part(self, id: str, part_id: str) -> tuple[PartRecord, bytes] | None:
+        def read(conn: sqlite3.Connection) -> tuple[PartRecord, bytes] | None:
+            loc = reads.part_location(conn, self.tables, id, part_id)
+            return None if loc is None else (loc.record, stream.part_bytes(conn, self.tables, loc))
+
+        return await self._read(read)
+
+    async def blob(self, sha256: str) -> tuple[PartRecord, AsyncIterator[bytes]] | None:
+        loc = await self._read(partial(reads.blob_location, t=self.tables, sha256=sha256))
+        if loc is None:
+            return None
+        return loc.record, stream.decoded_chunks(self._readers, self.tables, loc)
+
+    async def tags(self) -> list[str]:
+        return await self._read(partial(reads.tag_names, t=self.tables))
+
+    async def stats(self) -> Stats:
+        def read(conn: sqlite3.Connection) -> Stats:
+            total, unread = reads.counters(conn, self.tables)
+            return Stats(total=total, unread=unread, size_bytes=self._file_size(),
+                         tags=reads.tag_counts(conn, self.tables))
+
+        return await self._read(read)
+
+    def _file_size(self) -> int:
+        size = 0
+        for suffix in ("", "-wal"):
+            try:
+                size += os.stat(self.path + suffix).st_size
+            except FileNotFoundError:
+                pass
+        return size
+
+
+def to_micros_now() -> int:
+    return to_micros_from_epoch(time.time())
+
+
+def to_micros_from_epoch(seconds: float) -> int:
+    return int(seconds * 1_000_000)
