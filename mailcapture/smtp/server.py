@@ -1,0 +1,136 @@
+"""Start and stop the SMTP server."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from collections.abc import Coroutine
+from typing import Any
+
+from mailcapture.smtp.auth import Authenticator, load_credentials
+from mailcapture.smtp.protocol import CaptureSMTP
+from mailcapture.smtp.types import AUTH_FILE, AUTH_OFF, Deliver, SMTPConfig
+
+log = logging.getLogger(__name__)
+
+AIOSMTPD_LOGGER = "mail.log"
+CLOSE_TIMEOUT = 10.0  # seconds close() waits for connections and deliveries to finish
+
+
+class _QuietDeprecatedLoginData(logging.Filter):
+    """aiosmtpd logs a deprecation warning for its own use of ``Session.login_data`` on every AUTH."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Session.login_data is deprecated")
+
+
+def _quiet_aiosmtpd() -> None:
+    logger = logging.getLogger(AIOSMTPD_LOGGER)
+    if not any(isinstance(f, _QuietDeprecatedLoginData) for f in logger.filters):
+        logger.addFilter(_QuietDeprecatedLoginData())
+    # aiosmtpd logs every command at INFO; keep that for DEBUG runs only unless set explicitly.
+    if logger.level == logging.NOTSET and not log.isEnabledFor(logging.DEBUG):
+        logger.setLevel(logging.WARNING)
+
+
+class Registry:
+    """Open connections and running deliveries of one server (bounded by the open connections)."""
+
+    def __init__(self) -> None:
+        self.connections: set[CaptureSMTP] = set()
+        self.deliveries: set[asyncio.Task[None]] = set()
+
+    def add_connection(self, conn: CaptureSMTP) -> None:
+        self.connections.add(conn)
+
+    def discard_connection(self, conn: CaptureSMTP) -> None:
+        self.connections.discard(conn)
+
+    def start_delivery(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        task = asyncio.get_running_loop().create_task(coro)
+        self.deliveries.add(task)
+        task.add_done_callback(self._delivery_done)
+        return task
+
+    def _delivery_done(self, task: asyncio.Task[None]) -> None:
+        self.deliveries.discard(task)
+        if not task.cancelled():
+            task.exception()  # retrieved here; the connection logs it (or is gone)
+
+
+class SMTPServer:
+    """A running SMTP server; ``port`` is the real bound port."""
+
+    def __init__(self, server: asyncio.Server, registry: Registry) -> None:
+        self._server = server
+        self._registry = registry
+        self.port: int = server.sockets[0].getsockname()[1]
+
+    async def close(self) -> None:
+        """Stop listening, hang up on every client and wait for deliveries in progress."""
+        self._server.close()
+        handlers = []
+        for conn in list(self._registry.connections):
+            task = conn.handler_task
+            if task is not None:
+                handlers.append(task)
+            conn.close()
+        pending = handlers + list(self._registry.deliveries)
+        if pending:
+            done, not_done = await asyncio.wait(pending, timeout=CLOSE_TIMEOUT)
+            if not_done:
+                log.warning("SMTP close: %d tasks still running after %.0f s", len(not_done), CLOSE_TIMEOUT)
+        await self._server.wait_closed()
+
+
+def _tls_context(config: SMTPConfig) -> ssl.SSLContext | None:
+    if not (config.tls_cert and config.tls_key):
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(config.tls_cert, config.tls_key)
+    except (OSError, ssl.SSLError) as error:
+        raise ValueError(f"cannot load STARTTLS certificate/key: {error}") from error
+    return context
+
+
+def _authenticator(config: SMTPConfig) -> Authenticator | None:
+    if config.auth == AUTH_OFF:
+        if config.auth_require:
+            log.warning("SMTP auth_require ignored: AUTH is off")
+        return None
+    credentials = load_credentials(config.auth_file) if config.auth == AUTH_FILE else None
+    return Authenticator(config.auth, credentials)
+
+
+async def start_smtp(config: SMTPConfig, deliver: Deliver) -> SMTPServer:
+    """Listen on ``config.host:config.port``; every accepted message is passed to ``deliver``.
+
+    Raises ``ValueError`` (with a clear message) for a bad configuration, ``OSError`` when the
+    address cannot be bound.
+    """
+    config.validate()
+    authenticator = _authenticator(config)
+    tls_context = _tls_context(config)
+    _quiet_aiosmtpd()
+    loop = asyncio.get_running_loop()
+    registry = Registry()
+
+    def factory() -> CaptureSMTP:
+        return CaptureSMTP(
+            deliver=deliver,
+            registry=registry,
+            hostname=config.hostname,
+            max_message_size=config.max_message_size,
+            max_recipients=config.max_recipients,
+            authenticator=authenticator,
+            auth_require=config.auth_require,
+            tls_context=tls_context,
+            loop=loop,
+        )
+
+    server = await loop.create_server(factory, host=config.host, port=config.port)
+    smtp = SMTPServer(server, registry)
+    log.info("SMTP listening on %s:%d", config.host, smtp.port)
+    return smtp
