@@ -9,6 +9,7 @@ from aiohttp import web
 
 from mailcapture.context import Context
 from mailcapture.errors import NotFound
+from mailcapture.mime import decode_text
 from mailcapture.mime.model import KIND_HTML, KIND_TEXT
 from mailcapture.storage.base import MessageDetail
 from mailcapture.web import json as mj
@@ -23,17 +24,6 @@ DECODE_INLINE_MAX = 256 * 1024
 ACTIVE_CONTENT_TYPES = frozenset({
     "text/html", "text/xml", "application/xhtml+xml", "image/svg+xml", "application/xml", "text/xsl",
 })
-
-
-def decode_text(data: bytes, charset: str) -> str:
-    try:
-        from mailcapture.mime import decode_text as mime_decode_text  # lands with mailcapture.mime
-    except ImportError:
-        try:
-            return data.decode(charset or "utf-8", "replace")
-        except LookupError:
-            return data.decode("utf-8", "replace")
-    return mime_decode_text(data, charset)
 
 
 async def body_text(ctx: Context, detail: MessageDetail, kind: str) -> str:

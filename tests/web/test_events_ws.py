@@ -1,0 +1,62 @@
+"""WS /api/events with a real aiohttp WebSocket client."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import aiohttp
+
+from tests.web.conftest import WebEnv, make_mail
+
+WAIT = 5.0
+
+
+async def _next(ws: aiohttp.ClientWebSocketResponse, kind: str) -> Any:
+    """The Data of the next event of ``kind`` (other kinds, e.g. stats, are skipped)."""
+    while True:
+        msg = await asyncio.wait_for(ws.receive(), WAIT)
+        assert msg.type == aiohttp.WSMsgType.TEXT, msg
+        event = json.loads(msg.data)
+        assert set(event) == {"Type", "Data"}
+        if event["Type"] == kind:
+            return event["Data"]
+
+
+async def _subscribers(env: WebEnv, expected: int) -> None:
+    for _ in range(200):
+        if env.ctx.events.subscribers == expected:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"{env.ctx.events.subscribers} subscribers, expected {expected}")
+
+
+async def test_new_update_delete_events(env: WebEnv) -> None:
+    base = env.ctx.events.subscribers  # the app's own runtime counter subscribes too
+    async with env.client.ws_connect("/api/events") as ws:
+        await _subscribers(env, base + 1)
+        msg_id = await env.deliver(make_mail("live"))
+        new = await _next(ws, "new")
+        assert new["ID"] == msg_id and new["Subject"] == "live" and new["Read"] is False
+        await env.call("GET", f"/api/v1/message/{msg_id}")
+        assert await _next(ws, "update") == {"ID": msg_id, "Read": True}
+        stats = await _next(ws, "stats")
+        assert stats["Total"] == 1 and stats["Unread"] == 0
+        await env.call("DELETE", "/api/v1/messages", json={"IDs": [msg_id]})
+        assert await _next(ws, "delete") == {"ID": msg_id}
+        await env.call("DELETE", "/api/v1/messages")
+        assert await _next(ws, "truncate") is None
+    await _subscribers(env, base)  # closing the socket unsubscribes
+
+
+async def test_many_clients_and_disconnects(env: WebEnv) -> None:
+    base = env.ctx.events.subscribers
+    sockets = [await env.client.ws_connect("/api/events") for _ in range(5)]
+    await _subscribers(env, base + 5)
+    await env.deliver(make_mail("fan-out"))
+    for ws in sockets:
+        assert (await _next(ws, "new"))["Subject"] == "fan-out"
+    for ws in sockets:
+        await ws.close()
+    await _subscribers(env, base)
