@@ -1,0 +1,5 @@
+import sys
+
+from previewer.cli import main
+
+sys.exit(main())

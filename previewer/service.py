@@ -1,0 +1,210 @@
+"""The previewer's core: fetch -> sniff -> queue -> worker -> cache, with single flight per (id, size)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import importlib.metadata
+import logging
+import os
+import shutil
+import signal
+import tempfile
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from mailcapture.config import Settings
+from previewer import jemalloc
+from previewer.cache import DiskCache
+from previewer.errors import Busy, PreviewError
+from previewer.fetch import Blob, FetchLimits, Fetcher, check_id
+from previewer.flights import Flights
+from previewer.memory import Sample, Watchdog
+from previewer.metrics import Metrics
+from previewer.pool import Job, Lane, LaneConfig, Result
+from previewer.sniff import QUEUES
+
+log = logging.getLogger(__name__)
+
+RENDER_VERSION = "1"  # bump when the output of a renderer changes
+EXIT_MEMORY = 3
+WATCHDOG_GRACE = 0.3  # seconds for in-flight answers to reach their clients before exiting
+MAX_PREWARM_ITEMS = 500
+PREVIEWABLE_HINTS = ("image/", "video/", "application/pdf", "application/x-photoshop", "application/octet-stream",
+                     "application/x-pdf")
+
+
+def render_tag() -> str:
+    """Part of every ETag: changes when the renderer or a library producing the bytes changes."""
+    versions = [RENDER_VERSION]
+    for dist in ("pillow", "pymupdf", "av"):
+        try:
+            versions.append(importlib.metadata.version(dist))
+        except importlib.metadata.PackageNotFoundError:
+            versions.append("-")
+    return hashlib.sha256("/".join(versions).encode()).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class Thumbnail:
+    data: bytes
+    mime: str
+    cached: bool
+
+
+class Previewer:
+    def __init__(self, settings: Settings, metrics: Metrics | None = None) -> None:
+        self.settings = settings
+        self.metrics = metrics or Metrics()
+        self.tag = render_tag()
+        self.jemalloc = jemalloc.info()
+        self.cache = DiskCache(settings.cache_dir, settings.cache_max_bytes, self.metrics)
+        self.flights: Flights[Result] = Flights(settings.max_pending, settings.result_expire, self.metrics,
+                                                settings.retry_after)
+        self.lanes: dict[str, Lane] = {}
+        self.temp_root = ""
+        self._session: aiohttp.ClientSession | None = None
+        self._fetcher: Fetcher | None = None
+        self.watchdog = Watchdog(settings.memory_limit, settings.watchdog_interval, self.metrics,
+                                 self.worker_pids, self._memory_exceeded)
+        self.dying = False
+        self.metrics.jemalloc_active.labels("service").set(int(self.jemalloc.active))
+
+    # ------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        s = self.settings
+        self.temp_root = tempfile.mkdtemp(prefix="previewer-")  # 0700: private to this service
+        spool = os.path.join(self.temp_root, "spool")
+        os.mkdir(spool, 0o700)
+        self._session = aiohttp.ClientSession(auto_decompress=False)
+        self._fetcher = Fetcher(self._session, s.capture_url, spool, FetchLimits(
+            s.image_size_limit, s.video_size_limit, s.spool_threshold, s.fetch_timeout, s.test_hooks))
+        await self.cache.load()
+        config = LaneConfig(s.task_workers, s.queue_size, s.task_timeout, s.worker_memory_limit,
+                            {"original_size_limit": s.original_size_limit, "test_hooks": s.test_hooks},
+                            self.temp_root)
+        self.lanes = {name: Lane(name, config, self.metrics) for name in QUEUES}
+        try:
+            await asyncio.gather(*(lane.start() for lane in self.lanes.values()))
+        except BaseException:
+            await self.close()
+            raise
+        workers = [w for lane in self.lanes.values() for w in lane.workers if w is not None]
+        self.metrics.jemalloc_active.labels("workers").set(int(all(w.info.get("jemalloc") for w in workers)))
+        self.watchdog.start()
+
+    async def close(self) -> None:
+        await self.watchdog.close()
+        await self.flights.close()
+        await asyncio.gather(*(lane.close() for lane in self.lanes.values()), return_exceptions=True)
+        if self._session is not None:
+            await self._session.close()
+        if self.temp_root:
+            await asyncio.to_thread(shutil.rmtree, self.temp_root, True)
+
+    def worker_pids(self) -> list[int]:
+        return [pid for lane in self.lanes.values() for pid in lane.pids()]
+
+    @property
+    def ready(self) -> bool:
+        return not self.dying and bool(self.lanes) and all(lane.ready for lane in self.lanes.values())
+
+    # ------------------------------------------------------------ previews
+    def etag(self, blob_id: str, size: int) -> str:
+        return f'"{blob_id}-{size}-{self.tag}"'
+
+    async def thumbnail(self, blob_id: str, size: int) -> Thumbnail:
+        blob_id = check_id(blob_id)
+        if self.dying:
+            raise Busy("the previewer is restarting", self.settings.retry_after)
+        key = (blob_id, size)
+        hit = await self.cache.read(key) if key not in self.flights else None
+        if hit is not None:
+            return Thumbnail(hit[0], hit[1], True)
+        result = await self.flights.get(key, lambda: self._produce(blob_id, size, background=False))
+        return Thumbnail(result.data, result.mime, False)
+
+    def prewarm(self, items: list[dict[str, Any]]) -> dict[str, int]:
+        """Start thumbnails in the background when there is room; never waits."""
+        counts = {"accepted": 0, "skipped": 0, "invalid": 0}
+        for item in items[:MAX_PREWARM_ITEMS]:
+            try:
+                blob_id = check_id(str(item.get("id", "")))
+            except PreviewError:
+                counts["invalid"] += 1
+                continue
+            hint = str(item.get("content_type", "") or "").lower()
+            if hint and not hint.startswith(PREVIEWABLE_HINTS) and hint != "image/svg+xml":
+                counts["skipped"] += 1
+                continue
+            for size in self.settings.prewarm_sizes:
+                key = (blob_id, size)
+                if key in self.flights or self.cache.lookup(key) is not None or self.dying:
+                    counts["skipped"] += 1
+                    continue
+                try:
+                    self.flights.start(key, lambda b=blob_id, s=size: self._produce(b, s, background=True))
+                except Busy:
+                    counts["skipped"] += 1
+                    continue
+                counts["accepted"] += 1
+        counts["skipped"] += max(0, len(items) - MAX_PREWARM_ITEMS)
+        for result, n in counts.items():
+            self.metrics.prewarm.labels(result).inc(n)
+        return counts
+
+    async def _produce(self, blob_id: str, size: int, background: bool) -> Result:
+        assert self._fetcher is not None
+        blob: Blob = await self._fetcher.fetch(blob_id)
+        try:
+            lane = self.lanes[blob.sniffed.queue]
+            future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
+            job = Job(blob.sniffed.fmt, size, blob.payload, blob.path, blob.size, future)
+            lane.submit(job, background=background, retry_after=self.settings.retry_after)
+            try:
+                result = await future
+            except asyncio.CancelledError:
+                future.cancel()
+                raise
+        finally:
+            await blob.cleanup()
+        await self.cache.store((blob_id, size), result.data, result.ext)
+        return result
+
+    # ------------------------------------------------------------ health
+    def health(self) -> dict[str, Any]:
+        sample = self.watchdog.last
+        return {
+            "status": "dying" if self.dying else "ok",
+            "pid": os.getpid(),
+            "jemalloc": {"active": self.jemalloc.active, "version": self.jemalloc.version,
+                         "ld_preload": os.environ.get("LD_PRELOAD", "")},
+            "queues": {name: {"depth": lane.queue.qsize(), "capacity": lane.queue.maxsize, "busy": lane.busy,
+                              "workers": [{"pid": w.pid, "alive": w.alive, "jemalloc": w.info.get("jemalloc"),
+                                           "modules": w.info.get("modules", [])}
+                                          for w in lane.workers if w is not None]}
+                       for name, lane in self.lanes.items()},
+            "in_flight": self.flights.running,
+            "results_waiting": self.flights.results_waiting,
+            "cache": {"enabled": self.cache.enabled, "files": len(self.cache), "bytes": self.cache.total},
+            "rss": {"service": sample.service, "workers": sum(sample.workers.values()),
+                    "limit": self.settings.memory_limit} if sample else None,
+        }
+
+    # ------------------------------------------------------------ watchdog
+    async def _memory_exceeded(self, sample: Sample) -> None:
+        """Answer everyone (503), kill the workers, exit non-zero for the supervisor to restart us."""
+        self.dying = True
+        self.flights.fail_all(Busy("the previewer ran out of memory and is restarting", self.settings.retry_after))
+        await asyncio.sleep(WATCHDOG_GRACE)
+        for pid in self.worker_pids():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        if self.temp_root:
+            shutil.rmtree(self.temp_root, ignore_errors=True)
+        logging.shutdown()
+        os._exit(EXIT_MEMORY)

@@ -1,0 +1,111 @@
+"""Recognise a file's real type from its first bytes (the declared Content-Type is only a hint).
+
+Returns a :class:`Sniffed` with the format name the worker understands and the queue it goes to.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from dataclasses import dataclass
+
+from previewer.errors import Corrupt, Unsupported
+
+IMAGE = "image"
+DOCUMENT = "document"
+VIDEO = "video"
+QUEUES: tuple[str, ...] = (IMAGE, DOCUMENT, VIDEO)
+
+# Enough bytes to see every signature below (SVG may have a long XML prologue).
+SNIFF_BYTES = 4096
+HOOK_MAGIC = b"PREVIEWER-"  # test hooks: "PREVIEWER-SLEEP <queue> <seconds>", "PREVIEWER-BLOAT <queue> <MB> <s>"
+
+_HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1"}
+_AVIF_BRANDS = {b"avif", b"avis"}
+_QT_ATOMS = {b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot"}
+_SVG_START = re.compile(rb"^(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*|<!DOCTYPE[^>]*>\s*)*<svg[\s>]",
+                        re.DOTALL | re.IGNORECASE)
+
+# Declared Content-Types we would preview: bytes that do not match any signature then count as corrupt
+# (422), not as an unsupported type (415).
+_DECLARED: dict[str, str] = {
+    "image/jpeg": "JPEG", "image/pjpeg": "JPEG", "image/png": "PNG", "image/gif": "GIF", "image/webp": "WebP",
+    "image/bmp": "BMP", "image/x-ms-bmp": "BMP", "image/tiff": "TIFF", "image/x-icon": "ICO",
+    "image/vnd.microsoft.icon": "ICO", "image/heic": "HEIC", "image/avif": "AVIF", "application/pdf": "PDF",
+    "image/svg+xml": "SVG", "image/vnd.adobe.photoshop": "PSD", "application/x-photoshop": "PSD",
+    "video/mp4": "MP4", "video/webm": "WebM", "video/quicktime": "MOV", "video/x-matroska": "MKV",
+    "video/x-msvideo": "AVI", "video/avi": "AVI",
+}
+
+
+@dataclass(frozen=True)
+class Sniffed:
+    fmt: str  # jpeg, png, gif, webp, bmp, tiff, ico, heic, avif, psd, pdf, svg, video, or a test hook
+    queue: str
+
+    @property
+    def is_video(self) -> bool:
+        return self.queue == VIDEO
+
+
+def heif_supported() -> bool:
+    return importlib.util.find_spec("pillow_heif") is not None
+
+
+def sniff(head: bytes, declared: str = "", test_hooks: bool = False) -> Sniffed:
+    """Type of a file from its first bytes. Raises Unsupported (415) or Corrupt (422)."""
+    found = _match(head, test_hooks)
+    if found is not None:
+        if found.fmt == "heic" and not heif_supported():
+            raise Unsupported("HEIC/HEIF images are not supported here (no HEIF decoder installed)")
+        return found
+    if not head:
+        raise Corrupt("the file is empty")
+    base = declared.split(";", 1)[0].strip().lower()
+    if base in _DECLARED:
+        raise Corrupt(f"declared {base} but the bytes are not a valid {_DECLARED[base]} file "
+                      f"(starts with {head[:8].hex(' ')})")
+    raise Unsupported(f"unsupported file type (declared {base or 'nothing'}); previews exist for images, "
+                      f"PDF, SVG, PSD and video")
+
+
+def _match(head: bytes, test_hooks: bool) -> Sniffed | None:
+    if head.startswith(b"\xff\xd8\xff"):
+        return Sniffed("jpeg", IMAGE)
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return Sniffed("png", IMAGE)
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return Sniffed("gif", IMAGE)
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return Sniffed("webp", IMAGE)
+    if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
+        return Sniffed("video", VIDEO)
+    if head[:2] == b"BM" and len(head) >= 26:
+        return Sniffed("bmp", IMAGE)
+    if head[:4] in (b"II*\x00", b"MM\x00*"):
+        return Sniffed("tiff", IMAGE)
+    if head[:4] == b"\x00\x00\x01\x00" and len(head) >= 6 and head[4:6] != b"\x00\x00":
+        return Sniffed("ico", IMAGE)
+    if head[:4] == b"8BPS":
+        return Sniffed("psd", DOCUMENT)
+    if b"%PDF-" in head[:1024]:
+        return Sniffed("pdf", DOCUMENT)
+    if head[:4] == b"\x1a\x45\xdf\xa3":
+        return Sniffed("video", VIDEO)  # Matroska / WebM (EBML)
+    if head[4:8] == b"ftyp":
+        brand = head[8:12]
+        brands = {brand} | {head[i:i + 4] for i in range(16, min(len(head), 64), 4)}
+        if brand in _AVIF_BRANDS:
+            return Sniffed("avif", IMAGE)
+        if brand in _HEIF_BRANDS or (brand == b"mif1" and brands & _HEIF_BRANDS):
+            return Sniffed("heic", IMAGE)
+        return Sniffed("video", VIDEO)  # MP4, MOV, M4V, 3GP
+    if head[4:8] in _QT_ATOMS:
+        return Sniffed("video", VIDEO)  # old QuickTime without ftyp
+    if _SVG_START.match(head):
+        return Sniffed("svg", DOCUMENT)
+    if test_hooks and head.startswith(HOOK_MAGIC):
+        parts = head.split()
+        if len(parts) >= 2 and parts[1].decode("ascii", "replace") in QUEUES:
+            return Sniffed("hook", parts[1].decode("ascii"))
+    return None

@@ -1,0 +1,135 @@
+"""``python -m previewer.worker <queue>``: one worker process serving frames on stdin/stdout.
+
+Imports only the renderer of its queue (image: Pillow; document: PyMuPDF + Pillow; video: PyAV +
+Pillow). Answers a "ready" frame after its imports, then one reply per request. Every failure is
+a value in the reply (code + message); the process only ends when stdin closes or it is killed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable
+from typing import BinaryIO
+
+from previewer import jemalloc
+from previewer.protocol import Header, encode, read_frame
+from previewer.worker.failures import RenderFailure
+from previewer.worker.output import Rendered
+
+CONFIG_ENV = "PREVIEWER_WORKER_CONFIG"
+HEAVY_MODULES = ("PIL", "fitz", "pymupdf", "av", "aiohttp", "numpy")
+PURGE_ABOVE = 8 * 1024 * 1024  # ask jemalloc to give memory back after inputs larger than this
+
+Renderer = Callable[[str, "str | bytes", int, int], Rendered]
+log = logging.getLogger("previewer.worker")
+
+
+def load_renderer(queue: str, original_size_limit: int) -> Renderer:
+    from previewer.worker import images
+
+    images.configure(original_size_limit)
+    if queue == "image":
+        return images.render
+    if queue == "document":
+        from previewer.worker import documents
+
+        return documents.render
+    if queue == "video":
+        from previewer.worker import videos
+
+        return videos.render
+    raise SystemExit(f"unknown queue {queue!r}")
+
+
+def rss_bytes() -> int:
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def classify(exc: BaseException) -> tuple[str, str]:
+    """An unexpected decoder exception -> (code, message). Decoders say 'corrupt' in many ways."""
+    if isinstance(exc, RenderFailure):
+        return exc.code, exc.message
+    if isinstance(exc, MemoryError):
+        return "too_large", "the decoder ran out of memory"
+    text = str(exc) or type(exc).__name__
+    return "corrupt", f"cannot decode: {text}"
+
+
+def handle(render: Renderer, header: Header, payload: bytes, test_hooks: bool,
+           original_size_limit: int) -> tuple[Header, bytes]:
+    fmt = str(header["fmt"])
+    size = int(header["size"])
+    source: str | bytes = header["path"] if header.get("path") else payload
+    if fmt == "hook":
+        if not test_hooks:
+            return {"ok": False, "code": "unsupported", "message": "test hooks are off"}, b""
+        from previewer.worker import hooks
+
+        result = hooks.render(source, size)
+    else:
+        result = render(fmt, source, size, original_size_limit)
+    return {"ok": True, "mime": result.mime, "ext": result.ext, "width": result.width,
+            "height": result.height}, result.data
+
+
+def serve(inp: BinaryIO, out: BinaryIO, queue: str, config: dict[str, object]) -> int:
+    limit = int(config["original_size_limit"])  # type: ignore[call-overload]
+    test_hooks = bool(config.get("test_hooks"))
+    started = time.perf_counter()
+    render = load_renderer(queue, limit)
+    je = jemalloc.info()
+    ready = {"ready": True, "pid": os.getpid(), "queue": queue, "startup": time.perf_counter() - started,
+             "modules": [m for m in HEAVY_MODULES if m in sys.modules], "jemalloc": je.active,
+             "jemalloc_version": je.version, "rss": rss_bytes()}
+    out.write(encode(ready))
+    out.flush()
+    while True:
+        frame = read_frame(inp)
+        if frame is None:
+            return 0
+        header, payload = frame
+        t0 = time.perf_counter()
+        try:
+            reply, data = handle(render, header, payload, test_hooks, limit)
+        except Exception as exc:  # every failure is an answer, never a dead worker
+            code, message = classify(exc)
+            reply, data = {"ok": False, "code": code, "message": message}, b""
+        reply["elapsed"] = time.perf_counter() - t0
+        if int(header.get("input_size", 0)) > PURGE_ABOVE:
+            jemalloc.purge()
+        reply["rss"] = rss_bytes()
+        out.write(encode(reply, data))
+        out.flush()
+        del payload, data
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2:
+        print("usage: python -m previewer.worker image|document|video", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.WARNING, format=f"previewer-worker[{argv[1]}] %(levelname)s %(message)s")
+    config = json.loads(os.environ.get(CONFIG_ENV, "{}") or "{}")
+    config.setdefault("original_size_limit", 256 * 1024 * 1024)
+    # Protocol on private copies of fds 0/1; fd 1 itself goes to stderr so C-library prints are harmless.
+    out = os.fdopen(os.dup(1), "wb")
+    inp = os.fdopen(os.dup(0), "rb")
+    os.dup2(2, 1)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    try:
+        return serve(inp, out, argv[1], config)
+    except (BrokenPipeError, KeyboardInterrupt):
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

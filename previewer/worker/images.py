@@ -1,0 +1,66 @@
+"""Raster images with Pillow: header check first, JPEG DCT scaling (draft), EXIF orientation."""
+
+from __future__ import annotations
+
+import io
+import logging
+import warnings
+from typing import BinaryIO
+
+from PIL import Image, ImageFile, ImageOps
+
+from previewer.worker.failures import CorruptInput, TooLargeInput, UnsupportedInput, check_decoded_size
+from previewer.worker.output import Rendered, thumbnail
+
+log = logging.getLogger(__name__)
+
+# sniffed format -> the Pillow plugin allowed to open it
+PIL_FORMATS: dict[str, str] = {
+    "jpeg": "JPEG", "png": "PNG", "gif": "GIF", "webp": "WEBP", "bmp": "BMP", "tiff": "TIFF", "ico": "ICO",
+    "avif": "AVIF", "heic": "HEIF", "psd": "PSD",
+}
+
+
+def configure(original_size_limit: int) -> None:
+    """Pillow's own bomb guard as a backstop behind our header check (pixels <= decoded bytes)."""
+    Image.MAX_IMAGE_PIXELS = original_size_limit
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
+    warnings.simplefilter("error", Image.DecompressionBombWarning)
+    if "heic" in PIL_FORMATS:
+        try:
+            import pillow_heif  # type: ignore[import-not-found]
+
+            pillow_heif.register_heif_opener()
+        except ImportError:
+            pass
+
+
+def open_source(source: str | bytes) -> BinaryIO | str:
+    return io.BytesIO(source) if isinstance(source, bytes) else source
+
+
+def render(fmt: str, source: str | bytes, size: int, original_size_limit: int) -> Rendered:
+    plugin = PIL_FORMATS.get(fmt)
+    if plugin is None:
+        raise UnsupportedInput(f"no image decoder for {fmt}")
+    try:
+        im = Image.open(open_source(source), formats=[plugin])
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise TooLargeInput(f"decompression bomb refused: {exc}") from None
+    except Image.UnidentifiedImageError:
+        raise CorruptInput(f"not a readable {fmt.upper()} file (bad or truncated header)") from None
+    with im:
+        check_decoded_size(im.width, im.height, len(im.getbands()), original_size_limit, fmt.upper())
+        if im.format == "JPEG" or im.format == "MPO":
+            im.draft(None, (size, size))  # DCT scaling: decode at 1/2, 1/4 or 1/8 when that is enough
+        im.load()
+        oriented = _oriented(im)
+        return thumbnail(oriented, size)
+
+
+def _oriented(im: Image.Image) -> Image.Image:
+    try:
+        return ImageOps.exif_transpose(im) or im
+    except Exception as exc:  # hostile EXIF must not lose the picture
+        log.warning("ignoring unreadable EXIF orientation: %s", exc)
+        return im
