@@ -33,7 +33,7 @@ _ALIASES = {
 
 # Codecs Python lists as text encodings that are not character sets a sender could mean.
 _REFUSED = frozenset(
-    {"undefined", "unicode_escape", "raw_unicode_escape", "idna", "punycode", "palmos", "mbcs", "oem"}
+    {"undefined", "unicode-escape", "raw-unicode-escape", "idna", "punycode", "palmos"}
 )
 
 

@@ -1,0 +1,129 @@
+"""decode / iter_decode: lenient, C-speed, and chunking-invariant."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import quopri
+import random
+
+import pytest
+
+from mailcapture.mime import decode, iter_decode
+from mailcapture.mime.transfer import _QP_MAX_CARRY, _QuotedPrintableDecoder
+
+SEEDS = range(40)
+
+
+def _chunks(data: bytes, rng: random.Random) -> list[bytes]:
+    cuts = sorted(rng.sample(range(len(data) + 1), k=min(len(data) + 1, rng.randint(0, 12))))
+    bounds = [0, *cuts, len(data)]
+    out = [data[a:b] for a, b in zip(bounds, bounds[1:])]
+    if rng.random() < 0.3:  # single-byte pieces stress every carry boundary
+        out = [data[i : i + 1] for i in range(len(data))]
+    return out
+
+
+def _noisy_base64(rng: random.Random) -> bytes:
+    body = base64.encodebytes(rng.randbytes(rng.randint(0, 300)))
+    pieces = list(body)
+    for _ in range(rng.randint(0, 6)):  # stray characters, padding, truncation, garbage
+        where = rng.randint(0, len(pieces))
+        pieces[where:where] = list(rng.choice([b"=", b"==", b"!", b"\r\n", b" ", b"A", b"\xff", b"-_"]))
+    if pieces and rng.random() < 0.5:
+        del pieces[rng.randint(0, len(pieces) - 1) :]
+    return bytes(pieces)
+
+
+def _noisy_qp(rng: random.Random) -> bytes:
+    alphabet = [b"=", b"==", b"=\r\n", b"=\n", b"=\r", b"\r", b"\n", b"=4", b"=41", b"=4g", b"a", b"Z", b" ", b"\xe9"]
+    return b"".join(rng.choice(alphabet) for _ in range(rng.randint(0, 200)))
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_iter_decode_base64_equals_decode_for_any_chunking(seed: int) -> None:
+    rng = random.Random(seed)
+    data = _noisy_base64(rng)
+    expected = decode(data, "base64")
+    for _ in range(5):
+        assert b"".join(iter_decode(_chunks(data, rng), "base64")) == expected
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_iter_decode_qp_equals_decode_for_any_chunking(seed: int) -> None:
+    rng = random.Random(seed)
+    data = _noisy_qp(rng)
+    expected = decode(data, "quoted-printable")
+    for _ in range(5):
+        assert b"".join(iter_decode(_chunks(data, rng), "quoted-printable")) == expected
+
+
+def test_iter_decode_qp_long_lines_without_line_feeds() -> None:
+    rng = random.Random(7)
+    for tail in (b"", b"=", b"==", b"=4", b"=\r", b"==\r", b"===\r"):
+        data = b"".join(rng.choice([b"abc", b"=41", b"=", b"= "]) for _ in range(5000)) + tail
+        data += b"x" * 9000 + b"=\rskipped" * 500 + b"\nafter"
+        expected = decode(data, "quoted-printable")
+        assert b"".join(iter_decode(_chunks(data, rng), "quoted-printable")) == expected
+        assert b"".join(iter_decode([data[i : i + 100] for i in range(0, len(data), 100)], "qp-unused")) == data
+
+
+def test_valid_base64_matches_stdlib() -> None:
+    payload = random.Random(1).randbytes(10_000)
+    encoded = base64.encodebytes(payload)
+    assert decode(encoded, "base64") == payload
+    assert decode(memoryview(encoded), "BASE64 ") == payload
+    assert b"".join(iter_decode([encoded[:333], memoryview(encoded)[333:]], "Base64")) == payload
+
+
+@pytest.mark.parametrize(
+    ("encoded", "expected"),
+    [
+        (b"QUJD", b"ABC"),
+        (b"QUI", b"AB"),  # missing padding
+        (b"QQ", b"A"),
+        (b"QUJDR", b"ABC"),  # a dangling sixth of a byte is dropped
+        (b"Q", b""),
+        (b"QU!J*D\r\n", b"ABC"),  # stray characters are skipped
+        (b"QQ==QUJD", b"A"),  # decoding stops at the first padded quantum, as binascii does
+        (b"", b""),
+    ],
+)
+def test_broken_base64_never_raises(encoded: bytes, expected: bytes) -> None:
+    assert decode(encoded, "base64") == expected
+    assert b"".join(iter_decode([encoded], "base64")) == expected
+
+
+def test_quoted_printable() -> None:
+    encoded = b"caf=C3=A9 =\r\nsoft break=\nand =3D sign=\r\n"
+    assert decode(encoded, "quoted-printable") == quopri.decodestring(encoded)
+    assert decode(encoded, "quoted-printable") == "café soft breakand = sign".encode()
+
+
+@pytest.mark.parametrize("encoding", ["7bit", "8bit", "binary", "x-unknown", ""])
+def test_identity_encodings_pass_bytes_through(encoding: str) -> None:
+    data = b"=41 QUJD \xff\r\n"
+    assert decode(data, encoding) == data
+    assert b"".join(iter_decode([data[:3], data[3:]], encoding)) == data
+
+
+def test_large_base64_roundtrip() -> None:
+    payload = random.Random(2).randbytes(3_000_000)
+    encoded = binascii.b2a_base64(payload)
+    assert decode(encoded, "base64") == payload
+    assert b"".join(iter_decode([encoded[i : i + 65536] for i in range(0, len(encoded), 65536)], "base64")) == payload
+
+
+@pytest.mark.parametrize("filler", [b"x", b"=41", b"=\r", b"= "])
+def test_qp_carry_stays_bounded_without_line_feeds(filler: bytes) -> None:
+    decoder = _QuotedPrintableDecoder()
+    out = b"".join(decoder.feed(filler * 1000) for _ in range(200)) + decoder.finish()
+    assert len(decoder._carry) == 0
+    assert out == decode(filler * 200_000, "quoted-printable")
+
+
+def test_qp_carry_limit_is_respected_mid_stream() -> None:
+    decoder = _QuotedPrintableDecoder()
+    for _ in range(100):
+        decoder.feed(b"abc=41" * 500)
+        assert len(decoder._carry) <= _QP_MAX_CARRY
