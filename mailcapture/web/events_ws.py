@@ -8,10 +8,10 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
 from mailcapture.errors import Unavailable
-from mailcapture.events import EVENT_DELETE, EVENT_NEW, EVENT_PRUNE
+from mailcapture.events import EVENT_DELETE, EVENT_NEW, EVENT_PRUNE, MAX_SUBSCRIBERS
 from mailcapture.web.common import COUNTERS, CTX, RuntimeCounters, ctx_of, dumps
 
 log = logging.getLogger(__name__)
@@ -24,38 +24,42 @@ SEND_TIMEOUT_SECONDS = 10.0  # a client that cannot take one frame in this time 
 async def _drain_incoming(ws: web.WebSocketResponse) -> None:
     """Read (and ignore) what the client sends, so pings/pongs and close frames are handled."""
     async for msg in ws:
-        if msg.type in (WSMsgType.ERROR, WSMsgType.CLOSE):
+        if msg.type == WSMsgType.ERROR:
             break
 
 
-async def events(request: web.Request) -> web.WebSocketResponse:
-    ctx = ctx_of(request)
-    ws = web.WebSocketResponse(heartbeat=HEARTBEAT_SECONDS, max_msg_size=MAX_INCOMING_MESSAGE)
+async def _pump(ws: web.WebSocketResponse, queue: asyncio.Queue[dict[str, Any]]) -> None:
+    """Send queued events until the client goes away (or cannot keep up)."""
+    reader = asyncio.create_task(_drain_incoming(ws))
     try:
-        subscription = ctx.events.subscribe()
-        queue = await subscription.__aenter__()
-    except RuntimeError as exc:  # too many subscribers
-        raise Unavailable(str(exc)) from None
-    try:
-        await ws.prepare(request)
-        reader = asyncio.create_task(_drain_incoming(ws))
-        try:
-            while not reader.done():
-                getter = asyncio.ensure_future(queue.get())
-                done, _ = await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)
-                if getter not in done:
-                    getter.cancel()
-                    break
-                await asyncio.wait_for(ws.send_str(dumps(getter.result())), SEND_TIMEOUT_SECONDS)
-        except (ConnectionResetError, TimeoutError):
-            pass
-        finally:
-            reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await reader
-            await ws.close()
+        while True:
+            getter = asyncio.ensure_future(queue.get())
+            await asyncio.wait({getter, reader}, return_when=asyncio.FIRST_COMPLETED)
+            if not getter.done():
+                getter.cancel()
+                return
+            await asyncio.wait_for(ws.send_str(dumps(getter.result())), SEND_TIMEOUT_SECONDS)
+    except (ConnectionResetError, TimeoutError):
+        return
     finally:
-        await subscription.__aexit__(None, None, None)
+        reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reader
+
+
+async def events(request: web.Request) -> web.WebSocketResponse:
+    bus = ctx_of(request).events
+    if bus.subscribers >= MAX_SUBSCRIBERS:
+        raise Unavailable("too many event subscribers; try again later")
+    ws = web.WebSocketResponse(heartbeat=HEARTBEAT_SECONDS, max_msg_size=MAX_INCOMING_MESSAGE)
+    await ws.prepare(request)
+    try:
+        async with bus.subscribe() as queue:
+            await _pump(ws, queue)
+    except RuntimeError:  # the subscriber limit was reached between the check and now
+        await ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"too many subscribers")
+    finally:
+        await ws.close()
     return ws
 
 

@@ -15,6 +15,7 @@ from aiohttp import web
 
 from mailcapture.context import Context
 from mailcapture.errors import NotFound, Unavailable
+from mailcapture.prewarm import previewable
 from mailcapture.web.common import ctx_of, detail_or_404
 from mailcapture.web.errors import BadGateway
 
@@ -23,12 +24,10 @@ log = logging.getLogger(__name__)
 THUMB_SIZE = 256
 THUMB_TIMEOUT_SECONDS = 15.0
 FORWARD_TIMEOUT_SECONDS = 60.0
-PREVIEWABLE_PREFIXES = ("image/", "video/")
-PREVIEWABLE_TYPES = frozenset({"application/pdf"})
 SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 # Upstream response headers worth passing back to the browser.
 FORWARDED_RESPONSE_HEADERS = ("Content-Type", "Content-Length", "Cache-Control", "ETag", "Last-Modified",
-                              "Expires", "Vary", "Content-Disposition")
+                              "Expires", "Vary", "Content-Disposition", "Retry-After", "X-Preview-Cache")
 FORWARDED_REQUEST_HEADERS = ("If-None-Match", "If-Modified-Since", "Accept")
 PLACEHOLDER_WIDTH, PLACEHOLDER_HEIGHT = 180, 120
 PLACEHOLDER_GREY = 0xE8
@@ -46,10 +45,6 @@ def _png(width: int, height: int, grey: int) -> bytes:
 
 
 PLACEHOLDER_PNG = _png(PLACEHOLDER_WIDTH, PLACEHOLDER_HEIGHT, PLACEHOLDER_GREY)
-
-
-def previewable(content_type: str) -> bool:
-    return content_type.startswith(PREVIEWABLE_PREFIXES) or content_type in PREVIEWABLE_TYPES
 
 
 def _placeholder() -> web.Response:
@@ -81,7 +76,7 @@ async def thumb(request: web.Request) -> web.Response:
     rec = next((p for p in detail.parts if p.part_id == part_id), None)
     if rec is None:
         raise NotFound(f"part {part_id!r} of message {detail.id!r} not found")
-    if not previewable(rec.content_type):
+    if not previewable(rec):
         return _placeholder()
     fetched = await _fetch_thumb(ctx_of(request), rec.sha256)
     if fetched is None:
