@@ -23,7 +23,6 @@ from mailcapture.storage.sqlite import blocks, reads, stream, writes
 from mailcapture.storage.sqlite.connections import open_reader, open_writer
 from mailcapture.storage.sqlite.prepare import prepare
 from mailcapture.storage.sqlite.readers import READERS, ReaderPool
-from mailcapture.storage.sqlite.rows import to_micros
 from mailcapture.storage.sqlite.schema import Tables, migrate, table_prefix
 from mailcapture.storage.sqlite.sqlquery import MATCH_ALL, compile_query
 from mailcapture.storage.sqlite.writer import Writer
@@ -83,9 +82,7 @@ class SQLiteStore(Store):
     async def vacuum(self) -> None:
         """Give freed pages back to the file system and truncate the WAL (maintenance, optional)."""
         self._check_open()
-        await self._writer.submit(lambda conn: conn.execute("PRAGMA incremental_vacuum").fetchall())
-        await self._writer.submit(
-            lambda conn: conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall(), transaction=False)
+        await self._writer.submit(_vacuum, transaction=False)
 
     def _check_open(self) -> None:
         if not self._open:
@@ -210,9 +207,11 @@ class SQLiteStore(Store):
         return size
 
 
+def _vacuum(conn: sqlite3.Connection) -> None:
+    # executescript steps the pragma to the end (execute would free a single page)
+    conn.executescript("PRAGMA incremental_vacuum;")
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+
+
 def to_micros_now() -> int:
-    return to_micros_from_epoch(time.time())
-
-
-def to_micros_from_epoch(seconds: float) -> int:
-    return int(seconds * 1_000_000)
+    return int(time.time() * 1_000_000)
