@@ -6,7 +6,7 @@ import pymupdf
 from PIL import Image
 
 from previewer.worker import images
-from previewer.worker.failures import CorruptInput, UnsupportedInput
+from previewer.worker.failures import CorruptInput, RenderFailure, UnsupportedInput
 from previewer.worker.output import Rendered, thumbnail
 
 MIN_EDGE = 1
@@ -28,27 +28,31 @@ def render(fmt: str, source: str | bytes, size: int, original_size_limit: int) -
     except Exception as exc:
         raise CorruptInput(f"cannot open {fmt.upper()}: {exc}") from None
     with doc:
-        if doc.needs_pass:
-            raise CorruptInput(f"{fmt.upper()} is password-protected")
-        if doc.page_count < 1:
-            raise CorruptInput(f"{fmt.upper()} has no pages")
         try:
-            page = doc.load_page(0)
-            rect = page.rect
-            if rect.width <= 0 or rect.height <= 0 or rect.is_infinite:
-                raise CorruptInput(f"first page of the {fmt.upper()} has no size ({rect})")
-            zoom = size / max(rect.width, rect.height)
-            alpha = fmt == "svg"
-            pix = page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), alpha=alpha)
-        except CorruptInput:
+            pix = _first_page(doc, fmt, size)
+        except RenderFailure:
             raise
         except Exception as exc:
             raise CorruptInput(f"cannot render the first page of the {fmt.upper()}: {exc}") from None
-        if pix.width < MIN_EDGE or pix.height < MIN_EDGE:
-            raise CorruptInput(f"first page of the {fmt.upper()} renders to nothing")
         mode = "RGBA" if pix.alpha else "RGB"
-        if pix.n not in (3, 4):  # unusual colorspace: let MuPDF convert
-            pix = pymupdf.Pixmap(pymupdf.csRGB, pix)
-            mode = "RGBA" if pix.alpha else "RGB"
         im = Image.frombytes(mode, (pix.width, pix.height), pix.samples)
     return thumbnail(im, size)
+
+
+def _first_page(doc: pymupdf.Document, fmt: str, size: int) -> pymupdf.Pixmap:
+    """Page 1 rendered straight at thumbnail scale (a matrix, never a full-size raster)."""
+    if doc.needs_pass:
+        raise CorruptInput(f"{fmt.upper()} is password-protected")
+    if doc.page_count < 1:
+        raise CorruptInput(f"{fmt.upper()} has no pages")
+    page = doc.load_page(0)
+    rect = page.rect
+    if rect.width <= 0 or rect.height <= 0 or rect.is_infinite:
+        raise CorruptInput(f"first page of the {fmt.upper()} has no size ({rect})")
+    zoom = size / max(rect.width, rect.height)
+    pix = page.get_pixmap(matrix=pymupdf.Matrix(zoom, zoom), alpha=fmt == "svg")
+    if pix.width < MIN_EDGE or pix.height < MIN_EDGE:
+        raise CorruptInput(f"first page of the {fmt.upper()} renders to nothing")
+    if pix.n - int(pix.alpha) != 3:  # unusual colorspace: let MuPDF convert
+        pix = pymupdf.Pixmap(pymupdf.csRGB, pix)
+    return pix

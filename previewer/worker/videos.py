@@ -12,6 +12,11 @@ MAX_FORWARD_FRAMES = 600  # decode at most this many frames after the seek point
 RGB_BANDS = 3
 
 
+def _reason(exc: av.FFmpegError) -> str:
+    """FFmpeg's message without the private temp file name."""
+    return str(getattr(exc, "strerror", "") or type(exc).__name__)
+
+
 def _fit_box(width: int, height: int, size: int) -> tuple[int, int]:
     scale = min(1.0, size / max(width, height))
     return max(1, round(width * scale)), max(1, round(height * scale))
@@ -23,7 +28,7 @@ def render(fmt: str, source: str | bytes, size: int, original_size_limit: int) -
     try:
         container = av.open(source, mode="r", metadata_errors="ignore")
     except av.FFmpegError as exc:
-        raise CorruptInput(f"cannot open video: {exc}") from None
+        raise CorruptInput(f"cannot open video: {_reason(exc)}") from None
     with container:
         if not container.streams.video:
             raise CorruptInput("the file has no video stream")
@@ -67,5 +72,5 @@ def _frame_near(container: av.container.InputContainer,
                 break
     except av.FFmpegError as exc:
         if last is None:
-            raise CorruptInput(f"cannot decode video: {exc}") from None
+            raise CorruptInput(f"cannot decode video: {_reason(exc)}") from None
     return last
