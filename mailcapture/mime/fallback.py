@@ -9,7 +9,8 @@ from email.message import Message
 from email.parser import BytesParser
 
 from .entity import DEFAULT_TYPE, EntityInfo, entity_info
-from .fast import MAX_DEPTH, MAX_PARTS, Leaf, leaf_part
+from .fast import MAX_DEPTH, MAX_PARTS, leaf_part
+from .model import MimePart
 from .headers import POLICY
 
 MAX_DEFECTS_PER_PART = 5
@@ -27,22 +28,23 @@ def _payload_bytes(msg: Message, info: EntityInfo) -> bytes:
     return data if isinstance(data, bytes) else b""
 
 
-def stdlib_leaves(raw: bytes, defects: list[str]) -> list[Leaf]:
+def stdlib_leaves(raw: bytes, defects: list[str]) -> tuple[list[MimePart], bool]:
+    """Leaves in document order, and whether the message is (usable as) multipart."""
     root = BytesParser(policy=POLICY).parsebytes(raw)
-    leaves: list[Leaf] = []
-    # (entity, part id, depth, parent is multipart/related, default content type)
-    stack: list[tuple[Message, str, int, bool, str]] = [(root, "", 0, False, DEFAULT_TYPE)]
+    leaves: list[MimePart] = []
+    multipart = isinstance(root.get_payload(), list) and entity_info(root).is_multipart
+    # (entity, part id, depth, default content type)
+    stack: list[tuple[Message, str, int, str]] = [(root, "", 0, DEFAULT_TYPE)]
     while stack:
-        msg, part_id, depth, related, default_type = stack.pop()
+        msg, part_id, depth, default_type = stack.pop()
         defects.extend(f"part {part_id or 'root'}: {type(d).__name__}" for d in msg.defects[:MAX_DEFECTS_PER_PART])
         info = entity_info(msg, default_type)
         payload = msg.get_payload()
         if info.is_multipart and isinstance(payload, list) and depth < MAX_DEPTH:
             children = [child for child in payload if isinstance(child, Message)]
-            child_related = info.content_type == "multipart/related"
             for index in range(len(children), 0, -1):
                 child_id = f"{part_id}.{index}" if part_id else str(index)
-                stack.append((children[index - 1], child_id, depth + 1, child_related, info.child_default_type))
+                stack.append((children[index - 1], child_id, depth + 1, info.child_default_type))
             continue
         if info.is_multipart:
             if depth >= MAX_DEPTH:
@@ -55,5 +57,5 @@ def stdlib_leaves(raw: bytes, defects: list[str]) -> list[Leaf]:
             break
         part = leaf_part(info, part_id or "1", -1, -1)
         part.data = _payload_bytes(msg, info)
-        leaves.append(Leaf(part, related))
-    return leaves
+        leaves.append(part)
+    return leaves, multipart

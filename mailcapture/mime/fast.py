@@ -7,8 +7,6 @@ so the cost grows with the number of parts, not with the size of the message.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-
 from .entity import EntityInfo, entity_info
 from .headers import find_header_end, parse_header_block
 from .model import KIND_ATTACHMENT, MimePart
@@ -23,12 +21,6 @@ _CR = 0x0D
 
 class NeedFallback(Exception):
     """The fast path cannot describe this message faithfully; use the standard parser."""
-
-
-@dataclass(slots=True)
-class Leaf:
-    part: MimePart
-    in_related: bool  # direct child of a multipart/related
 
 
 def leaf_part(info: EntityInfo, part_id: str, start: int, end: int) -> MimePart:
@@ -50,38 +42,38 @@ class FastParser:
     def __init__(self, raw: bytes, defects: list[str]) -> None:
         self.raw = raw
         self.defects = defects
-        self.leaves: list[Leaf] = []
+        self.leaves: list[MimePart] = []
         self.truncated = False
 
-    def run(self, top: EntityInfo, body_start: int) -> list[Leaf]:
-        self._entity(top, body_start, len(self.raw), "", 0, False)
-        return self.leaves
+    def run(self, top: EntityInfo, body_start: int) -> tuple[list[MimePart], bool]:
+        """Leaves in document order, and whether the message is multipart."""
+        self._entity(top, body_start, len(self.raw), "", 0)
+        return self.leaves, top.is_multipart
 
-    def _entity(self, info: EntityInfo, start: int, end: int, part_id: str, depth: int, related: bool) -> None:
+    def _entity(self, info: EntityInfo, start: int, end: int, part_id: str, depth: int) -> None:
         if not info.is_multipart:
-            self._leaf(info, part_id or "1", start, end, related)
+            self._leaf(info, part_id or "1", start, end)
             return
         if depth >= MAX_DEPTH:
             self.defects.append(f"multipart nesting deeper than {MAX_DEPTH} at part {part_id}: kept as one part")
-            self._leaf(info, part_id or "1", start, end, related)
+            self._leaf(info, part_id or "1", start, end)
             return
         if not info.boundary:
             raise NeedFallback(f"multipart without boundary at part {part_id or 'root'}")
         children = self._split(info.boundary, start, end, part_id)
-        child_related = info.content_type == "multipart/related"
         for index, (child_start, child_end) in enumerate(children, start=1):
             child_id = f"{part_id}.{index}" if part_id else str(index)
             body_start, _separated = find_header_end(self.raw, child_start, child_end)
             child = entity_info(parse_header_block(self.raw[child_start:body_start]), info.child_default_type)
-            self._entity(child, body_start, child_end, child_id, depth + 1, child_related)
+            self._entity(child, body_start, child_end, child_id, depth + 1)
 
-    def _leaf(self, info: EntityInfo, part_id: str, start: int, end: int, related: bool) -> None:
+    def _leaf(self, info: EntityInfo, part_id: str, start: int, end: int) -> None:
         if len(self.leaves) >= MAX_PARTS:
             if not self.truncated:
                 self.truncated = True
                 self.defects.append(f"more than {MAX_PARTS} parts: the rest are not listed")
             return
-        self.leaves.append(Leaf(leaf_part(info, part_id, start, end), related))
+        self.leaves.append(leaf_part(info, part_id, start, end))
 
     def _split(self, boundary: str, start: int, end: int, part_id: str) -> list[tuple[int, int]]:
         """Body ranges of the children of a multipart whose body is ``raw[start:end]``."""

@@ -6,11 +6,11 @@ import re
 
 from .entity import entity_info
 from .fallback import stdlib_leaves
-from .fast import FastParser, Leaf
+from .fast import FastParser
 from .fields import fill_fields
 from .headers import decode_words, find_header_end, parse_header_block
 from .kinds import assign_kinds
-from .model import ParsedMessage
+from .model import MimePart, ParsedMessage
 
 PARSER_FAST = "fast"
 PARSER_STDLIB = "stdlib"
@@ -42,22 +42,22 @@ def _parse(raw: bytes) -> ParsedMessage:
     if raw and not separated and header_end < len(raw):
         parsed.defects.append("no blank line after the headers")
     fill_fields(parsed, top)
-    leaves: list[Leaf]
+    leaves: list[MimePart]
     try:
         fast_defects: list[str] = []
-        leaves = FastParser(raw, fast_defects).run(entity_info(top), header_end)
+        leaves, multipart = FastParser(raw, fast_defects).run(entity_info(top), header_end)
         parsed.defects.extend(fast_defects)
         parsed.parser = PARSER_FAST
     except Exception as exc:  # noqa: BLE001 - anything the fast path trips on goes to the stdlib
         parsed.defects.append(f"fast parser gave up: {type(exc).__name__}: {exc}")
         try:
-            leaves = stdlib_leaves(raw, parsed.defects)
+            leaves, multipart = stdlib_leaves(raw, parsed.defects)
             parsed.parser = PARSER_STDLIB
         except Exception as exc2:  # noqa: BLE001
             parsed.defects.append(f"standard parser failed: {type(exc2).__name__}: {exc2}")
             parsed.parser = PARSER_HEADERS
-            leaves = []
-    parsed.parts = assign_kinds(leaves)
+            leaves, multipart = [], False
+    parsed.parts = assign_kinds(leaves, multipart)
     return parsed
 
 

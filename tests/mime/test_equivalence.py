@@ -41,7 +41,7 @@ def test_fast_path_matches_stdlib(build: Callable[[], EmailMessage], serialise: 
     fast = parse(raw)
     assert fast.parser == "fast", fast.defects
     assert fast.defects == []
-    slow = assign_kinds(stdlib_leaves(raw, []))
+    slow = assign_kinds(*stdlib_leaves(raw, []))
 
     def describe(p):  # type: ignore[no-untyped-def]
         return (p.part_id, p.kind, p.content_type, p.charset, p.filename, p.content_id, p.disposition, p.encoding)

@@ -51,13 +51,14 @@ def test_related_cid_images_are_inline() -> None:
         ("1.1", KIND_TEXT, "", ""),
         ("1.2.1", KIND_HTML, "", ""),
         ("1.2.2", KIND_INLINE, "img1@x", ""),
-        ("1.2.3", KIND_INLINE, "img2@x", "second.png"),
+        # add_related(filename=...) writes "Content-Disposition: attachment": Mailpit lists it so.
+        ("1.2.3", KIND_ATTACHMENT, "img2@x", "second.png"),
         ("2", KIND_ATTACHMENT, "", "data.csv"),
     ]
     assert part_bytes(raw, parsed, "1.2.2") == PNG
 
 
-def test_second_alternative_and_attached_text_are_attachments() -> None:
+def test_second_alternative_and_attached_text_are_attachments_images_inline() -> None:
     raw = crlf(
         'Content-Type: multipart/mixed; boundary="b"\n\n'
         '--b\nContent-Type: multipart/alternative; boundary="a"\n\n'
@@ -75,7 +76,7 @@ def test_second_alternative_and_attached_text_are_attachments() -> None:
         ("1.4", KIND_ATTACHMENT),
         ("2", KIND_ATTACHMENT),
         ("3", KIND_INLINE),
-        ("4", KIND_ATTACHMENT),
+        ("4", KIND_INLINE),
     ]
     assert parsed.parts[4].filename == "notes.txt"
     assert part_bytes(raw, parsed, "1.2") == b"second"
@@ -148,3 +149,38 @@ def test_part_metadata_and_exact_offsets() -> None:
     assert (text.charset, text.encoding, raw[text.start : text.end]) == ("iso-8859-1", "quoted-printable", b"caf=E9")
     assert (image.content_id, image.disposition, image.encoding, image.kind) == ("logo@x", "inline", "base64", "inline")
     assert raw[image.start : image.end] == b"QUJD"
+
+
+def test_kinds_follow_mailpit_for_undisposed_and_octet_stream_parts() -> None:
+    raw = crlf(
+        'Content-Type: multipart/mixed; boundary="b"\n\n'
+        '--b\nContent-Type: multipart/related; boundary="r"\n\n'
+        "--r\nContent-Type: text/html\n\n<img src=cid:a>\n"
+        "--r\nContent-Type: image/png\nContent-ID: <a>\nContent-Disposition: attachment; filename=a.png\n\nPNG\n"
+        "--r--\n"
+        "--b\nContent-Type: image/jpeg; name=photo.jpg\n\nJPEG\n"
+        "--b\nContent-Type: application/octet-stream; name=blob.bin\n\nBIN\n"
+        "--b\nContent-Type: application/octet-stream\nContent-Disposition: inline\n\nBIN\n"
+        "--b\nContent-Type: message/rfc822\n\nSubject: no disposition\n\nx\n"
+        "--b\nContent-Type: application/pdf\nContent-Disposition: form-data\n\nPDF\n"
+        "--b--\n"
+    )
+    assert [(p.part_id, p.kind) for p in parse(raw).parts] == [
+        ("1.1", KIND_HTML),
+        ("1.2", KIND_ATTACHMENT),  # disposed as attachment, even with a Content-ID
+        ("2", KIND_INLINE),  # no disposition, not a text body: Mailpit lists it under Inline
+        ("3", KIND_ATTACHMENT),  # octet-stream
+        ("4", KIND_INLINE),
+        ("5", KIND_INLINE),
+        ("6", KIND_ATTACHMENT),  # unknown dispositions count as attachment
+    ]
+
+
+def test_single_part_non_text_kinds() -> None:
+    assert _shape(crlf("Content-Type: image/png\n\nPNG")) == [("1", KIND_ATTACHMENT, "image/png")]
+    inline = crlf("Content-Type: image/png\nContent-Disposition: inline\n\nPNG")
+    assert _shape(inline) == [("1", KIND_INLINE, "image/png")]
+    attached_text = crlf("Content-Type: text/plain\nContent-Disposition: attachment; filename=a.txt\n\nx")
+    assert _shape(attached_text) == [("1", KIND_ATTACHMENT, "text/plain")]
+    inline_text = crlf("Content-Type: text/plain\nContent-Disposition: inline\n\nx")
+    assert _shape(inline_text) == [("1", KIND_TEXT, "text/plain")]
