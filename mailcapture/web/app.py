@@ -21,8 +21,9 @@ from mailcapture.web import (
     tags,
     view,
 )
-from mailcapture.web.common import COUNTERS, CTX, RuntimeCounters
+from mailcapture.web.common import COUNTERS, CTX, STATS, RuntimeCounters
 from mailcapture.web.errors import error_middleware
+from mailcapture.web.notify import StatsPublisher
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -72,5 +73,6 @@ def make_app(ctx: Context) -> web.Application:
     app[COUNTERS] = RuntimeCounters()
     for route in ROUTES:
         app.router.add_route(route.method, route.path, route.handler)
-    app.cleanup_ctx.append(events_ws.counters_ctx)
+    app[STATS] = StatsPublisher(ctx)
+    app.cleanup_ctx.append(events_ws.background_ctx)
     return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ from mailcapture.context import Context
 from mailcapture.errors import BadRequest, NotFound, PayloadTooLarge
 from mailcapture.search import Query, parse
 from mailcapture.storage.base import MessageDetail
+from mailcapture.web.notify import StatsPublisher
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 10_000
@@ -34,6 +36,7 @@ class RuntimeCounters:
 
 CTX: web.AppKey[Context] = web.AppKey("mailcapture_ctx", Context)
 COUNTERS: web.AppKey[RuntimeCounters] = web.AppKey("mailcapture_counters", RuntimeCounters)
+STATS: web.AppKey[StatsPublisher] = web.AppKey("mailcapture_stats", StatsPublisher)
 
 
 def ctx_of(request: web.Request) -> Context:
@@ -46,6 +49,14 @@ def dumps(data: Any) -> str:
 
 def json_ok(data: Any, status: int = 200) -> web.Response:
     return web.json_response(data, status=status, dumps=dumps)
+
+
+async def json_ok_offloaded(data: Any, size_hint: int, inline_max: int = 256 * 1024) -> web.Response:
+    """Like :func:`json_ok`, but encodes in a worker thread when the payload is large."""
+    if size_hint <= inline_max:
+        return json_ok(data)
+    text = await asyncio.to_thread(dumps, data)
+    return web.Response(text=text, content_type="application/json")
 
 
 def text_ok(text: str = "ok") -> web.Response:

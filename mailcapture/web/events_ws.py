@@ -12,7 +12,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from mailcapture.errors import Unavailable
 from mailcapture.events import EVENT_DELETE, EVENT_NEW, EVENT_PRUNE, MAX_SUBSCRIBERS
-from mailcapture.web.common import COUNTERS, CTX, RuntimeCounters, ctx_of, dumps
+from mailcapture.web.common import COUNTERS, CTX, STATS, RuntimeCounters, ctx_of, dumps
 
 log = logging.getLogger(__name__)
 
@@ -53,12 +53,15 @@ async def events(request: web.Request) -> web.WebSocketResponse:
         raise Unavailable("too many event subscribers; try again later")
     ws = web.WebSocketResponse(heartbeat=HEARTBEAT_SECONDS, max_msg_size=MAX_INCOMING_MESSAGE)
     await ws.prepare(request)
+    stats = request.app[STATS]
+    stats.listeners += 1
     try:
         async with bus.subscribe() as queue:
             await _pump(ws, queue)
     except RuntimeError:  # the subscriber limit was reached between the check and now
         await ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"too many subscribers")
     finally:
+        stats.listeners -= 1
         await ws.close()
     return ws
 
@@ -79,13 +82,17 @@ def count_event(counters: RuntimeCounters, event: dict[str, Any]) -> None:
 async def _count_forever(app: web.Application) -> None:
     async with app[CTX].events.subscribe() as queue:
         while True:
-            count_event(app[COUNTERS], await queue.get())
+            event = await queue.get()
+            count_event(app[COUNTERS], event)
+            if event.get("Type") in (EVENT_NEW, EVENT_PRUNE):
+                app[STATS].changed()
 
 
-async def counters_ctx(app: web.Application) -> AsyncIterator[None]:
-    """cleanup_ctx: a background task counting events for /api/v1/info while the app runs."""
+async def background_ctx(app: web.Application) -> AsyncIterator[None]:
+    """cleanup_ctx: count events for /api/v1/info and debounce "stats" events while the app runs."""
     task = asyncio.create_task(_count_forever(app), name="runtime-counters")
     yield
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
+    await app[STATS].close()

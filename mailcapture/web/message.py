@@ -14,7 +14,7 @@ from mailcapture.mime.model import KIND_HTML, KIND_TEXT
 from mailcapture.storage.base import MessageDetail
 from mailcapture.web import json as mj
 from mailcapture.web import notify
-from mailcapture.web.common import ctx_of, detail_or_404, json_ok, resolve_id
+from mailcapture.web.common import STATS, ctx_of, detail_or_404, json_ok, json_ok_offloaded, resolve_id
 from mailcapture.web.headers import first, parse_header_block
 
 # Decoding more than this many bytes of body happens in a worker thread, off the event loop.
@@ -57,10 +57,10 @@ async def get_message(request: web.Request) -> web.Response:
         await ctx.store.mark_read([detail.id], None, True)
         detail.read = True
         notify.updated(ctx, [detail.id], Read=True)
-        await notify.stats(ctx)
+        request.app[STATS].changed()
     body = mj.message(detail, text, html,
                       first(headers, "List-Unsubscribe"), first(headers, "List-Unsubscribe-Post"))
-    return json_ok(body)
+    return await json_ok_offloaded(body, len(text) + len(html), DECODE_INLINE_MAX)
 
 
 async def get_headers(request: web.Request) -> web.Response:

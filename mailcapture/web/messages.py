@@ -9,6 +9,7 @@ from mailcapture.search import Query, Term, parse
 from mailcapture.web import json as mj
 from mailcapture.web import notify
 from mailcapture.web.common import (
+    STATS,
     COUNTERS,
     ctx_of,
     json_body,
@@ -56,7 +57,7 @@ async def set_read(request: web.Request) -> web.Response:
     else:
         changed = await ctx.store.mark_read(ids or None, None, read)
     notify.updated(ctx, changed, Read=read)
-    await notify.stats(ctx)
+    request.app[STATS].changed()
     return text_ok()
 
 
@@ -68,7 +69,7 @@ async def delete_messages(request: web.Request) -> web.Response:
     removed = await ctx.store.delete(None if everything else ids)
     request.app[COUNTERS].messages_deleted += len(removed)
     notify.deleted(ctx, removed, everything)
-    await notify.stats(ctx)
+    request.app[STATS].changed()
     return text_ok()
 
 
@@ -78,5 +79,5 @@ async def delete_search(request: web.Request) -> web.Response:
     removed = await ctx.store.delete_matching(query)
     request.app[COUNTERS].messages_deleted += len(removed)
     notify.deleted(ctx, removed, everything=False)
-    await notify.stats(ctx)
+    request.app[STATS].changed()
     return text_ok()

@@ -8,7 +8,7 @@ from aiohttp import web
 
 from mailcapture.errors import BadRequest, NotFound
 from mailcapture.web import notify
-from mailcapture.web.common import ctx_of, json_body, json_ok, str_list, text_ok
+from mailcapture.web.common import STATS, ctx_of, json_body, json_ok, str_list, text_ok
 
 TAG_MAX_LENGTH = 100
 _SPACES = re.compile(r"\s+")
@@ -63,7 +63,7 @@ async def rename_tag(request: web.Request) -> web.Response:
     ctx = ctx_of(request)
     if not await ctx.store.rename_tag(old, clean_tag(name)):
         raise NotFound(f"tag {old!r} not found")
-    await notify.stats(ctx)
+    request.app[STATS].changed()
     return text_ok()
 
 
@@ -72,5 +72,5 @@ async def delete_tag(request: web.Request) -> web.Response:
     ctx = ctx_of(request)
     if not await ctx.store.delete_tag(tag):
         raise NotFound(f"tag {tag!r} not found")
-    await notify.stats(ctx)
+    request.app[STATS].changed()
     return text_ok()

@@ -44,7 +44,7 @@ def make_mail(subject: str = "Hello", *, to: str = "Bob <bob@example.com>", tags
     if inline_png:
         html_part = msg.get_payload()[1]  # type: ignore[index]
         html_part.add_related(PNG_1PX, maintype="image", subtype="png", cid="<logo@example.com>",
-                              filename="logo.png")
+                              disposition="inline", filename="logo.png")
     if attachment is not None:
         msg.add_attachment(attachment, maintype="image", subtype="png", filename="dot.png")
     return msg

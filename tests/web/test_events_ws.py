@@ -60,3 +60,16 @@ async def test_many_clients_and_disconnects(env: WebEnv) -> None:
     for ws in sockets:
         await ws.close()
     await _subscribers(env, base)
+
+
+async def test_stats_events_are_debounced(env: WebEnv) -> None:
+    ids = [await env.deliver(make_mail(f"m{n}")) for n in range(5)]
+    async with env.client.ws_connect("/api/events") as ws:
+        for msg_id in ids:
+            await env.call("PUT", "/api/v1/messages", json={"IDs": [msg_id], "Read": True})
+        stats = [await _next(ws, "stats")]
+        await env.call("DELETE", "/api/v1/messages", json={"IDs": ids[:1]})
+        stats.append(await _next(ws, "stats"))
+    # five quick changes gave one event with the final counts; the later delete its own
+    assert stats == [{"Total": 5, "Unread": 0, "Version": stats[0]["Version"]},
+                     {"Total": 4, "Unread": 0, "Version": stats[0]["Version"]}]

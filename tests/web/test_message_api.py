@@ -110,3 +110,10 @@ async def test_view_html_and_text(env: WebEnv) -> None:
     async with env.client.get("/view/latest.txt") as resp:
         assert resp.status == 200 and resp.content_type == "text/plain"
         assert (await resp.text()).strip() == "Plain body of View"
+
+
+async def test_large_bodies_round_trip(env: WebEnv) -> None:
+    text = "line of text ☃\n" * 40_000  # ~0.6 MB: decoded and encoded off the event loop
+    msg_id = await env.deliver(make_mail("Large", text=text, html="<p>" + "x" * 300_000 + "</p>"))
+    full = await env.call("GET", f"/api/v1/message/{msg_id}")
+    assert full["Text"].replace("\r\n", "\n") == text and len(full["HTML"].strip()) == 300_007
