@@ -63,6 +63,7 @@ async def test_journal_modes(db_path: str, wal: bool) -> None:
         assert stats.total == 1 and stats.size_bytes >= os.path.getsize(db_path)
     finally:
         await store.close()
+    assert not os.path.exists(db_path + "-wal")  # the writer closes last and checkpoints
     with sqlite3.connect(db_path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == ("wal" if wal else "delete")
 
@@ -135,6 +136,11 @@ async def test_closed_store_and_bad_arguments(db_path: str, tmp_path: Path) -> N
     await store.close()
     with pytest.raises(StorageError, match="not open"):
         await store.add(build(Spec()))
+    await store.open()  # a closed store can be opened again
+    try:
+        assert (await store.stats()).total == 1
+    finally:
+        await store.close()
 
 
 async def test_an_unopenable_file_is_a_storage_error(tmp_path: Path) -> None:

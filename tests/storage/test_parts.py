@@ -106,3 +106,17 @@ async def test_decoded_attachments_are_not_stored_twice(store: SQLiteStore, insp
     await store.add(build(Spec(bodies=[attachment(os.urandom(500_000))])))
     assert inspect_db("SELECT count(*) FROM part_data") == [(0,)]
     assert inspect_db("SELECT start_off > 0, end_off > start_off FROM parts WHERE part_id = '2'") == [(1, 1)]
+
+
+async def test_part_and_blob_read_only_the_blocks_they_span(store: SQLiteStore, inspect_db: Inspect) -> None:
+    payload = os.urandom(100_000)
+    message = build(Spec(filler=b"f" * (3 * BLOCK_SIZE), bodies=[attachment(payload)]))
+    id_ = await store.add(message)
+    assert message.parts[1].start > 3 * BLOCK_SIZE  # the attachment lies in block 3
+    inspect_db("UPDATE raw_blocks SET data = x'00' WHERE seq < 3")  # damage every other block
+    found = await store.part(id_, "2")
+    assert found is not None and found[1] == payload
+    blob = await store.blob(hashlib.sha256(payload).hexdigest())
+    assert blob is not None and b"".join([c async for c in blob[1]]) == payload
+    with pytest.raises(StorageError):
+        await store.raw(id_)  # the damage is noticed where it is read, not hidden

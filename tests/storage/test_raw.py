@@ -93,6 +93,20 @@ async def test_range_reads_only_the_blocks_it_needs(store: SQLiteStore, inspect_
         await store.raw(id_)
 
 
+async def test_a_stored_block_of_the_wrong_length_is_an_error(db_path: str, inspect_db: Inspect) -> None:
+    store = SQLiteStore(db_path, compression=0)
+    await store.open()
+    try:
+        message = build(Spec(filler=text_filler(BLOCK_SIZE)))
+        id_ = await store.add(message)
+        inspect_db("UPDATE raw_blocks SET data = substr(data, 1, 100) WHERE seq = 1")
+        assert await store.raw_range(id_, 0, 100) == message.raw[:100]
+        with pytest.raises(StorageError, match="wrong length"):
+            await store.raw_range(id_, BLOCK_SIZE, BLOCK_SIZE + 10)
+    finally:
+        await store.close()
+
+
 async def test_level_0_database_is_at_most_1_1x_the_raw_bytes(db_path: str) -> None:
     store = SQLiteStore(db_path, compression=0)
     await store.open()

@@ -77,8 +77,16 @@ def _piece(seq: int, block: bytes, block_size: int, start: int, end: int) -> mem
     return memoryview(block)[max(start - base, 0) : end - base]
 
 
-def read_range(conn: sqlite3.Connection, tables: Tables, pk: int, block_size: int, start: int, end: int) -> bytes:
-    """``raw[start:end]`` of message ``pk`` (offsets already clamped to the message)."""
+def _checked(seq: int, block: bytes, block_size: int, size: int) -> bytes:
+    """A block must have exactly the length its place in the message gives it."""
+    if len(block) != min(block_size, size - seq * block_size):
+        raise StorageError(f"raw block {seq} of a message has a wrong length ({len(block)} bytes)")
+    return block
+
+
+def read_range(conn: sqlite3.Connection, tables: Tables, pk: int, block_size: int, size: int,
+               start: int, end: int) -> bytes:
+    """``raw[start:end]`` of message ``pk`` of ``size`` bytes (offsets already clamped to the message)."""
     if start >= end:
         return b""
     first, last = start // block_size, (end - 1) // block_size
@@ -87,18 +95,20 @@ def read_range(conn: sqlite3.Connection, tables: Tables, pk: int, block_size: in
     for seq, flag, payload in _block_rows(conn, tables, pk, first, last):
         if seq != expected:
             break
-        pieces.append(_piece(seq, decompress(flag, payload), block_size, start, end))
+        block = _checked(seq, decompress(flag, payload), block_size, size)
+        pieces.append(_piece(seq, block, block_size, start, end))
         expected += 1
     if expected != last + 1:
         raise StorageError(f"raw block {expected} of a message is missing")
     return pieces[0].tobytes() if len(pieces) == 1 else b"".join(pieces)
 
 
-def read_block(conn: sqlite3.Connection, tables: Tables, pk: int, seq: int) -> bytes | None:
+def read_block(conn: sqlite3.Connection, tables: Tables, pk: int, block_size: int, size: int,
+               seq: int) -> bytes | None:
     row = conn.execute(
         f"SELECT compressed, data FROM {tables.blocks} WHERE message = ? AND seq = ?", (pk, seq)
     ).fetchone()
-    return None if row is None else decompress(row[0], row[1])
+    return None if row is None else _checked(seq, decompress(row[0], row[1]), block_size, size)
 
 
 def block_span(block_size: int, start: int, end: int) -> range:
@@ -109,4 +119,5 @@ def block_span(block_size: int, start: int, end: int) -> range:
 
 
 def piece_of(seq: int, block: bytes, block_size: int, start: int, end: int) -> bytes:
-    return _piece(seq, block, block_size, start, end).tobytes()
+    piece = _piece(seq, block, block_size, start, end)
+    return block if len(piece) == len(block) else piece.tobytes()

@@ -10,7 +10,7 @@ log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 10_000
 JOURNAL_SIZE_LIMIT = 8 * 1024 * 1024  # WAL file truncated back to this after a checkpoint
-READER_CACHE_KIB = 16 * 1024  # page cache per read connection
+READER_CACHE_KIB = 4 * 1024  # page cache per read connection (big blobs stream through the OS cache)
 
 
 def _common(conn: sqlite3.Connection) -> None:

@@ -46,6 +46,7 @@ class SQLiteStore(Store):
         self.wal = wal
         self.tables = Tables(table_prefix(tenant_id))
         self._block_size = block_size
+        self._reader_count = readers
         self._writer = Writer(partial(open_writer, path, wal))
         self._readers = ReaderPool(partial(open_reader, path), readers)
         self._compress_pool: ThreadPoolExecutor | None = None
@@ -58,6 +59,9 @@ class SQLiteStore(Store):
         if self._open:
             return
         await asyncio.to_thread(Path(self.path).absolute().parent.mkdir, parents=True, exist_ok=True)
+        # fresh workers on every open, so a closed store can be opened again
+        self._writer = Writer(partial(open_writer, self.path, self.wal))
+        self._readers = ReaderPool(partial(open_reader, self.path), self._reader_count)
         await self._writer.start()
         try:
             await self._writer.submit(lambda conn: migrate(conn, self.tables))
@@ -73,8 +77,9 @@ class SQLiteStore(Store):
         if not self._open:
             return
         self._open = False
-        await self._writer.close()
+        # readers first: the writer's connection, closed last, checkpoints and removes the WAL file
         await self._readers.close()
+        await self._writer.close()
         if self._compress_pool is not None:
             await asyncio.to_thread(self._compress_pool.shutdown, True)
             self._compress_pool = None
@@ -171,7 +176,7 @@ class SQLiteStore(Store):
         if loc is None:
             return None
         stop = loc.size if end is None else min(max(end, 0), loc.size)
-        return blocks.read_range(conn, self.tables, loc.pk, loc.block_size, max(start, 0), stop)
+        return blocks.read_range(conn, self.tables, loc.pk, loc.block_size, loc.size, max(start, 0), stop)
 
     async def part(self, id: str, part_id: str) -> tuple[PartRecord, bytes] | None:
         def read(conn: sqlite3.Connection) -> tuple[PartRecord, bytes] | None:

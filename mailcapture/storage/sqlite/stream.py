@@ -20,7 +20,7 @@ def encoded_chunks(pool: ReaderPool, t: Tables, loc: reads.PartLocation) -> Iter
     message = loc.message
     for seq in blocks.block_span(message.block_size, loc.start, loc.end):
         with pool.borrow() as conn:
-            block = blocks.read_block(conn, t, message.pk, seq)
+            block = blocks.read_block(conn, t, message.pk, message.block_size, message.size, seq)
         if block is None:
             raise StorageError("the message was deleted while its part was being read")
         yield blocks.piece_of(seq, block, message.block_size, loc.start, loc.end)
@@ -59,5 +59,5 @@ def part_bytes(conn: sqlite3.Connection, t: Tables, loc: reads.PartLocation) -> 
     """All of a part's decoded bytes: only the blocks covering it are read and decompressed."""
     if loc.in_side_table:
         return side_data(conn, t, loc)
-    encoded = blocks.read_range(conn, t, loc.message.pk, loc.message.block_size, loc.start, loc.end)
+    encoded = blocks.read_range(conn, t, loc.message.pk, loc.message.block_size, loc.message.size, loc.start, loc.end)
     return mime.decode(encoded, loc.encoding)
