@@ -7,7 +7,9 @@ AUTH before STARTTLS by default; the server passes ``auth_require_tls=False``.)
 
 from __future__ import annotations
 
+import hashlib
 import hmac
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,11 @@ from mailcapture.smtp.types import AUTH_ANY, AUTH_FILE
 MAX_CREDENTIALS = 10_000
 COMMENT = "#"
 SEPARATOR = ":"
+DECOY_BYTES = 32
+
+
+def _digest(value: bytes) -> bytes:
+    return hashlib.sha256(value).digest()
 
 
 class CredentialsError(ValueError):
@@ -52,13 +59,15 @@ class Authenticator:
             raise ValueError(f"no authenticator for auth mode {mode!r}")
         self._mode = mode
         self._credentials = credentials or {}
+        self._decoy = secrets.token_bytes(DECOY_BYTES)
 
     def check(self, login: bytes, password: bytes) -> bool:
         if self._mode == AUTH_ANY:
             return True
         expected = self._credentials.get(login)
-        # Compare against something even for an unknown user so timing does not tell users apart.
-        ok = hmac.compare_digest(password, expected if expected is not None else b"\0" + password)
+        # Equal-length digests compared in constant time; an unknown user is compared against a
+        # random secret so timing tells neither users nor password lengths apart.
+        ok = hmac.compare_digest(_digest(password), _digest(expected if expected is not None else self._decoy))
         return ok and expected is not None
 
     def __call__(self, server: SMTP, session: Session, envelope: Envelope, mechanism: str,

@@ -90,7 +90,10 @@ class CaptureSMTP(SMTP):
 
     # -- connection bookkeeping -------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        first = self._handler_coroutine is None  # it is called again after STARTTLS
         super().connection_made(transport)
+        if first and self._handler_coroutine is not None:
+            self._handler_coroutine.add_done_callback(_retrieve)
         self._registry.add_connection(self)
 
     def connection_lost(self, error: Exception | None) -> None:
@@ -147,8 +150,11 @@ class CaptureSMTP(SMTP):
             await self.push(status.SYNTAX_DATA)
             return
         await self.push(status.DATA_GO_AHEAD)
-        data = await self._read_body()
-        if data is _HUNG_UP:
+        try:
+            data = await self._read_body()
+        except ConnectionLostInData:
+            log.info("%s: connection lost during DATA", format_peer(self.session.peer))
+            self.close()
             return
         received = self.envelope
         self._set_post_data_state()
@@ -157,7 +163,6 @@ class CaptureSMTP(SMTP):
                      self._max_message_size)
             await self.push(status.MESSAGE_TOO_BIG)
             return
-        assert isinstance(data, bytes)
         envelope = Envelope(
             mail_from=received.mail_from or "",
             rcpt_tos=list(received.rcpt_tos),
@@ -169,8 +174,8 @@ class CaptureSMTP(SMTP):
         del data
         await self.push(await self._hand_over(envelope))
 
-    async def _read_body(self) -> bytes | None | object:
-        """The unstuffed body, ``None`` when over the size limit, ``_HUNG_UP`` on a lost connection."""
+    async def _read_body(self) -> bytes | None:
+        """The unstuffed body, or ``None`` when it is over the size limit."""
         reader = self._reader
         # The reader's limit (aiosmtpd sets it to the 1001-byte line limit) also decides how much
         # it buffers before pausing the socket; let it buffer more while the body streams in.
@@ -178,12 +183,6 @@ class CaptureSMTP(SMTP):
         reader._limit = max(saved_limit, READ_BUFFER_LIMIT)  # type: ignore[attr-defined]
         try:
             return await read_data(reader, self._max_message_size, self._reset_timeout)
-        except ConnectionLostInData:
-            log.info("%s: connection lost during DATA", format_peer(self.session and self.session.peer))
-            assert self._handler_coroutine is not None
-            self._handler_coroutine.cancel()
-            self.close()
-            return _HUNG_UP
         finally:
             reader._limit = saved_limit  # type: ignore[attr-defined]
 
@@ -194,6 +193,7 @@ class CaptureSMTP(SMTP):
             # Shielded: a client hanging up after the end of DATA does not cut a store in half.
             await asyncio.shield(delivery)
         except asyncio.CancelledError:
+            delivery.add_done_callback(_log_orphan_failure)
             raise
         except Exception:
             log.exception("%s: delivery failed", envelope.peer)
@@ -201,4 +201,14 @@ class CaptureSMTP(SMTP):
         return status.OK
 
 
-_HUNG_UP = object()
+def _log_orphan_failure(task: asyncio.Task[None]) -> None:
+    """A delivery whose client went away: nobody else will report its failure."""
+    if not task.cancelled() and task.exception() is not None:
+        log.error("delivery failed after the client went away", exc_info=task.exception())
+
+
+def _retrieve(task: asyncio.Task[None]) -> None:
+    # aiosmtpd's connection task ends with ConnectionResetError when a client resets the
+    # connection; nobody awaits it, so mark the exception as seen (aiosmtpd already logged it).
+    if not task.cancelled():
+        task.exception()

@@ -72,15 +72,16 @@ class SMTPServer:
         self._server.close()
         handlers = []
         for conn in list(self._registry.connections):
-            task = conn.handler_task
-            if task is not None:
-                handlers.append(task)
+            if conn.handler_task is not None:
+                handlers.append(conn.handler_task)
             conn.close()
-        pending = handlers + list(self._registry.deliveries)
-        if pending:
-            done, not_done = await asyncio.wait(pending, timeout=CLOSE_TIMEOUT)
-            if not_done:
-                log.warning("SMTP close: %d tasks still running after %.0f s", len(not_done), CLOSE_TIMEOUT)
+        # Connections first (one may still start a delivery as it winds down), then deliveries.
+        for pending in (handlers, list(self._registry.deliveries)):
+            if pending:
+                _, not_done = await asyncio.wait(pending, timeout=CLOSE_TIMEOUT)
+                if not_done:
+                    log.warning("SMTP close: %d tasks still running after %.0f s", len(not_done),
+                                CLOSE_TIMEOUT)
         await self._server.wait_closed()
 
 
