@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from email.message import Message
 from email.utils import getaddresses, parsedate_to_datetime
@@ -57,25 +58,48 @@ def _all(msg: Message, name: str) -> list[str]:
     return [str(value) for value in msg.get_all(name, [])]
 
 
+def _read_all(parsed: ParsedMessage, msg: Message) -> Iterator[tuple[str, Callable[[], None]]]:
+    """One (field name, reader) per field; each reader stores its result on ``parsed``."""
+
+    def headers() -> None:
+        parsed.headers = [(name, decode_words(str(value))) for name, value in msg.items()]
+
+    def identifiers() -> None:
+        parsed.message_id = strip_angles(msg.get("Message-ID", ""))
+        parsed.return_path = strip_angles(msg.get("Return-Path", ""))
+
+    def subject() -> None:
+        parsed.subject = decode_words(msg.get("Subject", "")).strip()
+
+    def date() -> None:
+        parsed.date = parse_date(msg.get("Date"))
+
+    def senders() -> None:
+        parsed.from_ = _first(parse_addresses(_all(msg, "From")))
+        parsed.sender = _first(parse_addresses(_all(msg, "Sender")))
+
+    def recipients() -> None:
+        parsed.to = parse_addresses(_all(msg, "To"))
+        parsed.cc = parse_addresses(_all(msg, "Cc"))
+        parsed.bcc = parse_addresses(_all(msg, "Bcc"))
+        parsed.reply_to = parse_addresses(_all(msg, "Reply-To"))
+
+    yield from (
+        ("headers", headers),
+        ("identifiers", identifiers),
+        ("subject", subject),
+        ("date", date),
+        ("senders", senders),
+        ("recipients", recipients),
+    )
+
+
 def fill_fields(parsed: ParsedMessage, msg: Message) -> None:
     """Copy header fields from ``msg`` into ``parsed``; a bad field becomes a defect, not an error."""
-    steps = (
-        ("headers", lambda: setattr(parsed, "headers", [(k, decode_words(str(v))) for k, v in msg.items()])),
-        ("message-id", lambda: setattr(parsed, "message_id", strip_angles(msg.get("Message-ID", "")))),
-        ("subject", lambda: setattr(parsed, "subject", decode_words(msg.get("Subject", "")).strip())),
-        ("date", lambda: setattr(parsed, "date", parse_date(msg.get("Date")))),
-        ("from", lambda: setattr(parsed, "from_", _first(parse_addresses(_all(msg, "From"))))),
-        ("sender", lambda: setattr(parsed, "sender", _first(parse_addresses(_all(msg, "Sender"))))),
-        ("to", lambda: setattr(parsed, "to", parse_addresses(_all(msg, "To")))),
-        ("cc", lambda: setattr(parsed, "cc", parse_addresses(_all(msg, "Cc")))),
-        ("bcc", lambda: setattr(parsed, "bcc", parse_addresses(_all(msg, "Bcc")))),
-        ("reply-to", lambda: setattr(parsed, "reply_to", parse_addresses(_all(msg, "Reply-To")))),
-        ("return-path", lambda: setattr(parsed, "return_path", strip_angles(msg.get("Return-Path", "")))),
-    )
-    for name, step in steps:
+    for name, read in _read_all(parsed, msg):
         try:
-            step()
-        except Exception as exc:  # noqa: BLE001
+            read()
+        except Exception as exc:  # noqa: BLE001 - garbage in one header must not hide the others
             parsed.defects.append(f"header {name}: {type(exc).__name__}: {exc}")
 
 
