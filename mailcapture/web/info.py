@@ -17,7 +17,7 @@ _PROCESS = psutil.Process()
 
 
 def database_path(settings: Settings) -> str:
-    return os.path.abspath(os.path.join(settings.data_dir, settings.db_file))
+    return os.path.abspath(os.path.join(str(settings.data_dir), str(settings.db_file)))
 
 
 def runtime_stats(counters: RuntimeCounters, rss: int) -> dict[str, Any]:

@@ -114,8 +114,9 @@ def _add_attachments(msg: EmailMessage, items: Any, has_html: bool) -> None:
     if not isinstance(items, list):
         raise BadRequest("Attachments must be an array")
     html_part: EmailMessage | None = None
-    if has_html and msg.is_multipart():
-        html_part = msg.get_payload()[-1]  # type: ignore[assignment]
+    payload = msg.get_payload()
+    if has_html and isinstance(payload, list) and isinstance(payload[-1], EmailMessage):
+        html_part = payload[-1]  # the text/html alternative, made multipart/related as needed
     for item in items:
         if not isinstance(item, dict):
             raise BadRequest("Attachments entries must be objects")

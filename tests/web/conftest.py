@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from mailcapture.context import Context
@@ -43,6 +44,7 @@ def make_mail(subject: str = "Hello", *, to: str = "Bob <bob@example.com>", tags
     msg.add_alternative(html if html is not None else f"<p>HTML of <b>{subject}</b></p>", subtype="html")
     if inline_png:
         html_part = msg.get_payload()[1]  # type: ignore[index]
+        assert isinstance(html_part, EmailMessage)
         html_part.add_related(PNG_1PX, maintype="image", subtype="png", cid="<logo@example.com>",
                               disposition="inline", filename="logo.png")
     if attachment is not None:
@@ -53,7 +55,7 @@ def make_mail(subject: str = "Hello", *, to: str = "Bob <bob@example.com>", tags
 @dataclass
 class WebEnv:
     ctx: Context
-    client: TestClient
+    client: TestClient[web.Request, web.Application]
 
     async def deliver(self, msg: EmailMessage | bytes, rcpts: list[str] | None = None,
                       mail_from: str = "alice@example.com", username: str = "") -> str:

@@ -72,7 +72,7 @@ def test_part_falls_back_to_content_id_and_has_preview_fields() -> None:
 
 def test_message_splits_parts_and_falls_back_to_created_date() -> None:
     detail = MessageDetail(
-        **{k: getattr(_summary(), k) for k in MessageSummary.__slots__},  # type: ignore[arg-type]
+        **{k: getattr(_summary(), k) for k in MessageSummary.__slots__},
         return_path="bounce@example.com", date=None, header_end=100,
         parts=[_part("1", KIND_TEXT, content_type="text/plain"), _part("2", KIND_HTML, content_type="text/html"),
                _part("3", KIND_INLINE), _part("4", KIND_ATTACHMENT), _part("5", KIND_ATTACHMENT)],
