@@ -72,7 +72,10 @@ def make_app(ctx: Context) -> web.Application:
     app[CTX] = ctx
     app[COUNTERS] = RuntimeCounters()
     for route in ROUTES:
-        app.router.add_route(route.method, route.path, route.handler)
+        if route.method == "GET":
+            app.router.add_get(route.path, route.handler)  # HEAD too, for probes and link checkers
+        else:
+            app.router.add_route(route.method, route.path, route.handler)
     app[STATS] = StatsPublisher(ctx)
     app.cleanup_ctx.append(events_ws.background_ctx)
     return app

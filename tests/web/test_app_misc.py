@@ -78,6 +78,7 @@ async def test_info(env: WebEnv) -> None:
 
 async def test_probes_and_metrics(env: WebEnv) -> None:
     assert await env.call("GET", "/livez") == b"ok"
+    assert await env.call("HEAD", "/readyz") == b""
     assert await env.call("GET", "/readyz") == b"ok"
     await env.deliver(make_mail("m"))
     text = (await env.call("GET", "/metrics")).decode()
