@@ -56,18 +56,19 @@ class Flights(Generic[T]):
     def results_waiting(self) -> int:
         return self._waiting
 
-    async def get(self, key: Key, produce: Callable[[], Awaitable[T]]) -> T:
-        """The result for ``key``: collected, joined or produced (raises its PreviewError)."""
+    async def get(self, key: Key, produce: Callable[[], Awaitable[T]]) -> tuple[T, bool]:
+        """(result, was it already waiting) for ``key``: collected, joined or produced.
+        Raises the flight's PreviewError."""
         flight = self._map.get(key)
         if flight is not None and flight.future.done():
-            return self._collect(flight)
+            return self._collect(flight), True
         if flight is None:
             flight = self.start(key, produce)
         else:
             self.metrics.flights_joined.inc()
         flight.waiters += 1
         try:
-            return await asyncio.shield(flight.future)
+            return await asyncio.shield(flight.future), False
         finally:
             flight.waiters -= 1
 

@@ -51,7 +51,7 @@ def render_tag() -> str:
 class Thumbnail:
     data: bytes
     mime: str
-    cached: bool
+    source: str  # "hit" (disk cache), "ready" (finished earlier, e.g. prewarmed) or "miss" (rendered now)
 
 
 class Previewer:
@@ -122,9 +122,9 @@ class Previewer:
         key = (blob_id, size)
         hit = await self.cache.read(key) if key not in self.flights else None
         if hit is not None:
-            return Thumbnail(hit[0], hit[1], True)
-        result = await self.flights.get(key, lambda: self._produce(blob_id, size, background=False))
-        return Thumbnail(result.data, result.mime, False)
+            return Thumbnail(hit[0], hit[1], "hit")
+        result, ready = await self.flights.get(key, lambda: self._produce(blob_id, size, background=False))
+        return Thumbnail(result.data, result.mime, "ready" if ready else "miss")
 
     def prewarm(self, items: list[dict[str, Any]]) -> dict[str, int]:
         """Start thumbnails in the background when there is room; never waits."""

@@ -79,7 +79,7 @@ async def preview(request: web.Request) -> web.StreamResponse:
             return web.Response(status=304, headers={"ETag": etag, "Cache-Control": CACHE_FOREVER})
         thumb = await service.thumbnail(blob_id, size)
         return web.Response(body=thumb.data, content_type=thumb.mime, headers={
-            "ETag": etag, "Cache-Control": CACHE_FOREVER, "X-Preview-Cache": "hit" if thumb.cached else "miss"})
+            "ETag": etag, "Cache-Control": CACHE_FOREVER, "X-Preview-Cache": thumb.source})
     except PreviewError as exc:
         status = int(exc.status)
         raise

@@ -1,11 +1,13 @@
 """Test-only inputs (PREVIEWER_TEST_HOOKS=true): make a worker hang or grow on purpose.
 
 ``PREVIEWER-SLEEP <queue> <seconds> [nonce]`` sleeps, ``PREVIEWER-BLOAT <queue> <MB> <seconds> [nonce]``
-allocates and touches MB megabytes, keeps them, then sleeps. Both answer a small grey JPEG.
+allocates and touches MB megabytes, keeps them, then sleeps; both answer a small grey JPEG.
+``PREVIEWER-CRASH <queue>`` kills the worker the way a segfaulting decoder would.
 """
 
 from __future__ import annotations
 
+import os
 import time
 
 from PIL import Image
@@ -27,6 +29,8 @@ def render(source: str | bytes, size: int) -> Rendered:
         elif words[0] == b"PREVIEWER-BLOAT":
             _KEEP.append(b"\x01" * int(float(words[2]) * MIB))
             time.sleep(float(words[3]))
+        elif words[0] == b"PREVIEWER-CRASH":
+            os.abort()
         else:
             raise CorruptInput("unknown test hook")
     except (IndexError, ValueError):
