@@ -32,9 +32,7 @@ _ALIASES = {
 }
 
 # Codecs Python lists as text encodings that are not character sets a sender could mean.
-_REFUSED = frozenset(
-    {"undefined", "unicode-escape", "raw-unicode-escape", "idna", "punycode", "palmos"}
-)
+_REFUSED = frozenset({"undefined", "unicode-escape", "raw-unicode-escape", "idna", "punycode", "palmos"})
 
 
 def resolve_charset(charset: str) -> str:

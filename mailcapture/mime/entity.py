@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import Message
 from email.utils import collapse_rfc2231_value
@@ -77,20 +78,35 @@ def _encoding(msg: Message) -> str:
     return words[0].rstrip(";") if words else DEFAULT_ENCODING
 
 
+def _safely(read: Callable[[Message], str], msg: Message, default: str = "") -> str:
+    """One unreadable field must not hide the others: failures give ``default``."""
+    try:
+        return read(msg)
+    except Exception:  # garbage in one header: keep the default for that field
+        return default
+
+
+def _charset(msg: Message) -> str:
+    return _param(msg, "charset").strip("\"'").lower()
+
+
+def _content_id(msg: Message) -> str:
+    return strip_angles(msg.get("Content-ID") or "")
+
+
+def _boundary(msg: Message) -> str:
+    return msg.get_boundary() or ""
+
+
 def entity_info(msg: Message, default_type: str = DEFAULT_TYPE) -> EntityInfo:
-    content_type = _content_type(msg, default_type)
-    info = EntityInfo(content_type=content_type)
-    # Each field on its own: one unreadable parameter must not hide the others.
-    for attr, read in (
-        ("charset", lambda: _param(msg, "charset").strip("\"'").lower()),
-        ("filename", lambda: _filename(msg)),
-        ("content_id", lambda: strip_angles(msg.get("Content-ID") or "")),
-        ("disposition", lambda: _disposition(msg)),
-        ("encoding", lambda: _encoding(msg)),
-        ("boundary", lambda: (msg.get_boundary() or "") if info.is_multipart else ""),
-    ):
-        try:
-            setattr(info, attr, read())
-        except Exception:  # noqa: BLE001, S112 - keep the default for that field
-            continue
+    info = EntityInfo(
+        content_type=_content_type(msg, default_type),
+        charset=_safely(_charset, msg),
+        filename=_safely(_filename, msg),
+        content_id=_safely(_content_id, msg),
+        disposition=_safely(_disposition, msg),
+        encoding=_safely(_encoding, msg, DEFAULT_ENCODING),
+    )
+    if info.is_multipart:
+        info.boundary = _safely(_boundary, msg)
     return info

@@ -8,21 +8,21 @@ from __future__ import annotations
 from email.message import Message
 from email.parser import BytesParser
 
-from .entity import DEFAULT_TYPE, EntityInfo, entity_info
+from .entity import DEFAULT_TYPE, entity_info
 from .fast import MAX_DEPTH, MAX_PARTS, leaf_part
-from .model import MimePart
 from .headers import POLICY
+from .model import MimePart
 
 MAX_DEFECTS_PER_PART = 5
 
 
-def _payload_bytes(msg: Message, info: EntityInfo) -> bytes:
+def _payload_bytes(msg: Message) -> bytes:
     payload = msg.get_payload()
     if isinstance(payload, list):
         # message/rfc822 (or a multipart cut off at the depth cap): give the entity's own bytes.
         try:
             return b"".join(part.as_bytes() for part in payload if isinstance(part, Message))
-        except Exception:  # noqa: BLE001 - unrepresentable content: keep the part, empty
+        except Exception:  # unrepresentable content: keep the part, empty
             return b""
     data = msg.get_payload(decode=True)
     return data if isinstance(data, bytes) else b""
@@ -56,6 +56,6 @@ def stdlib_leaves(raw: bytes, defects: list[str]) -> tuple[list[MimePart], bool]
             defects.append(f"more than {MAX_PARTS} parts: the rest are not listed")
             break
         part = leaf_part(info, part_id or "1", -1, -1)
-        part.data = _payload_bytes(msg, info)
+        part.data = _payload_bytes(msg)
         leaves.append(part)
     return leaves, multipart

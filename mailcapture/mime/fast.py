@@ -7,6 +7,7 @@ so the cost grows with the number of parts, not with the size of the message.
 from __future__ import annotations
 
 import re
+
 from .entity import EntityInfo, entity_info
 from .headers import find_header_end, parse_header_block
 from .model import KIND_ATTACHMENT, MimePart

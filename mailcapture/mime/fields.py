@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.message import Message
 from email.utils import getaddresses, parsedate_to_datetime
 
@@ -29,7 +29,7 @@ def parse_addresses(values: list[str]) -> list[Address]:
         return []
     try:
         pairs = getaddresses(values)
-    except Exception:  # noqa: BLE001 - garbage in a header must not stop parsing
+    except Exception:  # garbage in a header must not stop parsing
         pairs = []
     found = [
         Address(name=decode_words(name).strip(), address=decode_words(addr).strip())
@@ -50,7 +50,7 @@ def parse_date(value: str | None) -> datetime | None:
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if when.tzinfo is None:  # "-0000": UTC with no claim about the local zone
-        when = when.replace(tzinfo=timezone.utc)
+        when = when.replace(tzinfo=UTC)
     return when
 
 
@@ -99,7 +99,7 @@ def fill_fields(parsed: ParsedMessage, msg: Message) -> None:
     for name, read in _read_all(parsed, msg):
         try:
             read()
-        except Exception as exc:  # noqa: BLE001 - garbage in one header must not hide the others
+        except Exception as exc:  # garbage in one header must not hide the others
             parsed.defects.append(f"header {name}: {type(exc).__name__}: {exc}")
 
 

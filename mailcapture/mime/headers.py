@@ -35,7 +35,7 @@ class UnfoldingPolicy(Compat32):
     UTF-8 (Latin-1 when not valid UTF-8) instead of ``Header`` objects. Encoded words are left
     alone so that structured fields (parameters, addresses) are split before they are decoded."""
 
-    def header_fetch_parse(self, name: str, value: str) -> str:  # type: ignore[override]
+    def header_fetch_parse(self, name: str, value: str) -> str:
         return _text_of_raw_value(_FOLD.sub("", value).rstrip("\r\n"))
 
 

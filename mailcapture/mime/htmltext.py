@@ -7,10 +7,7 @@ import re
 
 # Elements whose content is never shown as text; everything up to the closing tag is dropped.
 _HIDDEN_OPEN = re.compile(r"<(script|style|title|template)\b[^<>]*>", re.IGNORECASE)
-_HIDDEN_CLOSE = {
-    name: re.compile(rf"</{name}\s*>", re.IGNORECASE)
-    for name in ("script", "style", "title", "template")
-}
+_HIDDEN_CLOSE = {name: re.compile(rf"</{name}\s*>", re.IGNORECASE) for name in ("script", "style", "title", "template")}
 _COMMENT_OPEN = "<!--"
 _COMMENT_CLOSE = "-->"
 # Tags that separate words when rendered (block-level elements and line breaks).

@@ -25,11 +25,11 @@ def parse(raw: bytes | bytearray | memoryview) -> ParsedMessage:
     """Headers and MIME structure of one message; problems are reported in ``defects``."""
     try:
         data = raw if isinstance(raw, bytes) else bytes(raw)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         return ParsedMessage(header_end=0, headers=[], parser=PARSER_HEADERS, defects=[f"unreadable input: {exc!r}"])
     try:
         parsed = _parse(data)
-    except Exception as exc:  # noqa: BLE001 - the contract is "never raises"
+    except Exception as exc:  # the contract is "never raises"
         parsed = _headers_only(data, f"parse failed: {type(exc).__name__}: {exc}")
     del parsed.defects[MAX_DEFECTS:]
     return parsed
@@ -48,12 +48,12 @@ def _parse(raw: bytes) -> ParsedMessage:
         leaves, multipart = FastParser(raw, fast_defects).run(entity_info(top), header_end)
         parsed.defects.extend(fast_defects)
         parsed.parser = PARSER_FAST
-    except Exception as exc:  # noqa: BLE001 - anything the fast path trips on goes to the stdlib
+    except Exception as exc:  # anything the fast path trips on goes to the stdlib
         parsed.defects.append(f"fast parser gave up: {type(exc).__name__}: {exc}")
         try:
             leaves, multipart = stdlib_leaves(raw, parsed.defects)
             parsed.parser = PARSER_STDLIB
-        except Exception as exc2:  # noqa: BLE001
+        except Exception as exc2:
             parsed.defects.append(f"standard parser failed: {type(exc2).__name__}: {exc2}")
             parsed.parser = PARSER_HEADERS
             leaves, multipart = [], False
@@ -74,6 +74,6 @@ def _headers_only(raw: bytes, reason: str) -> ParsedMessage:
         lookup = {name.lower(): value for name, value in reversed(parsed.headers)}
         parsed.subject = lookup.get("subject", "")
         parsed.message_id = lookup.get("message-id", "").strip().strip("<>")
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         parsed.defects.append(f"header reader failed: {type(exc).__name__}: {exc}")
     return parsed

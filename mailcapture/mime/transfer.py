@@ -81,7 +81,7 @@ class _Base64Decoder:
     quantum of 2 or 3 characters still yields its bytes (as if padded); a lone character is dropped.
     """
 
-    __slots__ = ("_pending", "_pads", "_done")
+    __slots__ = ("_done", "_pads", "_pending")
 
     def __init__(self) -> None:
         self._pending = b""  # alphabet characters of the current, incomplete quantum (< 4)
@@ -184,4 +184,3 @@ def _escape_initial_cr(data: bytes) -> int:
         if run % 2 == 1:
             return match.end() - 2
     return -1
-

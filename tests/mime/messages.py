@@ -101,7 +101,7 @@ def big_message(attachments: int = 5, encoded_size: int = 7_500_000) -> bytes:
     for index in range(attachments):
         parts.append(
             crlf(
-                f"--===mixed===\nContent-Type: application/octet-stream; name=\"f{index}.bin\"\n"
+                f'--===mixed===\nContent-Type: application/octet-stream; name="f{index}.bin"\n'
                 f'Content-Disposition: attachment; filename="f{index}.bin"\nContent-Transfer-Encoding: base64\n\n'
             )
         )

@@ -47,7 +47,7 @@ def test_fast_path_matches_stdlib(build: Callable[[], EmailMessage], serialise: 
         return (p.part_id, p.kind, p.content_type, p.charset, p.filename, p.content_id, p.disposition, p.encoding)
 
     assert [describe(p) for p in fast.parts] == [describe(p) for p in slow]
-    for fast_part, slow_part in zip(fast.parts, slow):
+    for fast_part, slow_part in zip(fast.parts, slow, strict=True):
         fast_bytes = decode(raw[fast_part.start : fast_part.end], fast_part.encoding)
         if fast_part.content_type == "message/rfc822":
             inner_fast, inner_slow = parse(fast_bytes), parse(slow_part.data or b"")
@@ -63,7 +63,5 @@ def test_fast_path_payloads_equal_plain_stdlib(build: Callable[[], EmailMessage]
     raw = _SERIALISERS[serialise](build())
     fast = parse(raw)
     expected = _stdlib_leaf_payloads(raw)
-    got = [
-        None if p.content_type == "message/rfc822" else decode(raw[p.start : p.end], p.encoding) for p in fast.parts
-    ]
+    got = [None if p.content_type == "message/rfc822" else decode(raw[p.start : p.end], p.encoding) for p in fast.parts]
     assert got == expected

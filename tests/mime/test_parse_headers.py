@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 from mailcapture.mime import Address, parse
 
@@ -53,9 +53,7 @@ def test_multibyte_character_split_across_encoded_words() -> None:
 
 
 def test_date_without_zone_and_garbage_date() -> None:
-    assert parse(crlf("Date: Tue, 3 Jan 2023 10:20:30 -0000\n\n")).date == datetime(
-        2023, 1, 3, 10, 20, 30, tzinfo=timezone.utc
-    )
+    assert parse(crlf("Date: Tue, 3 Jan 2023 10:20:30 -0000\n\n")).date == datetime(2023, 1, 3, 10, 20, 30, tzinfo=UTC)
     assert parse(crlf("Date: not a date at all\n\n")).date is None
     assert parse(crlf("Date: Tue, 3 Jan 99999 10:20:30 +0000\n\n")).date is None
 

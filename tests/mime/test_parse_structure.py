@@ -118,7 +118,8 @@ def test_filenames_rfc2231_rfc2047_and_name_parameter() -> None:
         "Content-Disposition: attachment; filename*=utf-8''%E2%82%AC%20rates.pdf\n\nx\n"
         "--b\nContent-Type: application/pdf\n"
         "Content-Disposition: attachment;\n filename*0*=utf-8''long%20;\n filename*1=name.pdf\n\nx\n"
-        '--b\nContent-Type: application/pdf\nContent-Disposition: attachment; filename="=?utf-8?q?caf=C3=A9?=.pdf"\n\nx\n'
+        "--b\nContent-Type: application/pdf\n"
+        'Content-Disposition: attachment; filename="=?utf-8?q?caf=C3=A9?=.pdf"\n\nx\n'
         '--b\nContent-Type: application/pdf; name="from-name.pdf"\n\nx\n'
         "--b\nContent-Type: application/pdf\nContent-Disposition: attachment; filename*=x-bogus''%FF.pdf\n\nx\n"
         "--b--\n"

@@ -37,7 +37,8 @@ def _leaf(rng: random.Random) -> MIMEBase:
     if kind == 1:
         return MIMEText(f"<p>{_text(rng)}</p>", "html", "utf-8")
     if kind == 2:
-        part = MIMEApplication(rng.randbytes(rng.randint(0, 3000)), _encoder=rng.choice([encoders.encode_base64, encoders.encode_quopri]))
+        encoder = rng.choice([encoders.encode_base64, encoders.encode_quopri])
+        part = MIMEApplication(rng.randbytes(rng.randint(0, 3000)), _encoder=encoder)
         part.add_header("Content-Disposition", "attachment", filename=f"f{rng.randrange(100)}.bin")
         return part
     if kind == 3:

@@ -170,7 +170,8 @@ def test_headers_without_blank_line_before_body() -> None:
 def test_part_without_headers_or_separator() -> None:
     raw = crlf('Content-Type: multipart/mixed; boundary="b"\n\n--b\nQUJD\n--b\nContent-Type: text/html\n--b--\n')
     parsed = parse(raw)
-    assert [(p.content_type, raw[p.start : p.end]) for p in parsed.parts] == [("text/plain", b"QUJD"), ("text/html", b"")]
+    shape = [(p.content_type, raw[p.start : p.end]) for p in parsed.parts]
+    assert shape == [("text/plain", b"QUJD"), ("text/html", b"")]
 
 
 @pytest.mark.parametrize(

@@ -26,7 +26,9 @@ def test_decode_text_known_charsets(data: bytes, charset: str, expected: str) ->
     assert decode_text(data, charset) == expected
 
 
-@pytest.mark.parametrize("charset", ["x-bogus-charset", "base64", "rot13", "zlib", "undefined", "unicode_escape", "\x00"])
+@pytest.mark.parametrize(
+    "charset", ["x-bogus-charset", "base64", "rot13", "zlib", "undefined", "unicode_escape", "\x00"]
+)
 def test_decode_text_unknown_or_non_text_charset_is_utf8_with_replacement(charset: str) -> None:
     assert decode_text("é".encode() + b"\xff", charset) == "é\ufffd"
 

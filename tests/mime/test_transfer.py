@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import itertools
 import quopri
 import random
 
@@ -18,7 +19,7 @@ SEEDS = range(40)
 def _chunks(data: bytes, rng: random.Random) -> list[bytes]:
     cuts = sorted(rng.sample(range(len(data) + 1), k=min(len(data) + 1, rng.randint(0, 12))))
     bounds = [0, *cuts, len(data)]
-    out = [data[a:b] for a, b in zip(bounds, bounds[1:])]
+    out = [data[a:b] for a, b in itertools.pairwise(bounds)]
     if rng.random() < 0.3:  # single-byte pieces stress every carry boundary
         out = [data[i : i + 1] for i in range(len(data))]
     return out
