@@ -149,6 +149,9 @@ async def test_an_unopenable_file_is_a_storage_error(tmp_path: Path) -> None:
     store = SQLiteStore(str(not_a_db))
     with pytest.raises(StorageError):
         await store.open()
+    under_a_file = SQLiteStore(str(not_a_db / "mail.db"))
+    with pytest.raises(StorageError, match="directory"):
+        await under_a_file.open()
 
 
 async def test_reads_proceed_while_a_big_write_is_queued(store: SQLiteStore) -> None:

@@ -58,7 +58,10 @@ class SQLiteStore(Store):
     async def open(self) -> None:
         if self._open:
             return
-        await asyncio.to_thread(Path(self.path).absolute().parent.mkdir, parents=True, exist_ok=True)
+        try:
+            await asyncio.to_thread(Path(self.path).absolute().parent.mkdir, parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"cannot create the directory of {self.path}: {exc}") from exc
         # fresh workers on every open, so a closed store can be opened again
         self._writer = Writer(partial(open_writer, self.path, self.wal))
         self._readers = ReaderPool(partial(open_reader, self.path), self._reader_count)
