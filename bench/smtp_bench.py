@@ -41,6 +41,7 @@ FULL = {"large": 20, "small": 1000, "fetch": 20}
 QUICK = {"large": 3, "small": 100, "fetch": 5}
 LARGE_DEADLINE_S = 600.0
 SMALL_DEADLINE_S = 300.0
+MAX_REPEAT = 10
 
 
 @dataclass
@@ -104,7 +105,8 @@ def run_target(spec: tg.TargetSpec, msgs: Messages, args: argparse.Namespace, wo
                 "median_mb_s": round(large.median_mb_per_s, 1), "total_mb_s": round(large.total_mb_per_s, 1),
                 "per_message_mb_s": [round(t.mb_per_s, 1) for t in large.timings],
                 "per_message_ms": [round(1000 * t.seconds, 1) for t in large.timings],
-                "peak_rss": sampler.peak, "rss_samples": sampler.samples,
+                "peak_rss": sampler.peak, "peak_rss_by_process": sampler.peak_breakdown,
+                "rss_samples": sampler.samples,
                 "target_cpu_s_per_message": round(cpu / max(1, len(large.timings)), 3), "error": large.error,
             }
             print(f"   large: median {large.median_mb_per_s:.1f} MB/s, total {large.total_mb_per_s:.1f} MB/s, "
@@ -140,6 +142,8 @@ def run_target(spec: tg.TargetSpec, msgs: Messages, args: argparse.Namespace, wo
             print(f"   small: {small.messages_per_s:.0f} msgs/s ({small.sent} sent, {small.failed} failed)", flush=True)
         out["alive_at_end"] = target.alive()
     finally:
+        if any((out.get(k) or {}).get("error") or (out.get(k) or {}).get("errors") for k in ("large", "small", "fetch")):
+            out["log_tail"] = target.log_tail()
         rc = target.stop()
         out["exit_code"] = rc
         if target.data_dir is not None:
@@ -158,6 +162,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--small", type=int, help=f"small messages per target (default {FULL['small']})")
     p.add_argument("--fetch-repeats", type=int, help=f"attachment GETs (default {FULL['fetch']})")
     p.add_argument("--concurrency", type=int, default=1, help="client threads for the small run (default 1)")
+    p.add_argument("--repeat", type=int, default=1,
+                   help="run the whole target sequence this many times; targets judged on medians (default 1)")
     p.add_argument("--no-maildev-fetch", action="store_true", help="skip MailDev's attachment fetch")
     p.add_argument("--keep-data", action="store_true", help="keep data dirs and logs (printed at the end)")
     p.add_argument("--out", type=Path, default=RESULTS_DIR, help="results directory (default bench/results)")
@@ -169,13 +175,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     for name in ("large", "small", "fetch_repeats"):
         if not 0 <= getattr(args, name) <= 100_000:
             p.error(f"--{name.replace('_', '-')} must be 0..100000")
+    if not 1 <= args.repeat <= MAX_REPEAT:
+        p.error(f"--repeat must be 1..{MAX_REPEAT}")
     if not 1 <= args.concurrency <= rawclient.MAX_CONCURRENCY:
         p.error(f"--concurrency must be 1..{rawclient.MAX_CONCURRENCY}")
     try:
         args.specs = tg.target_specs([t.strip() for t in args.targets.split(",") if t.strip()])
     except ValueError as exc:
         p.error(str(exc))
-    args.command = "python bench/smtp_bench.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
+    args.command = " ".join(["python bench/smtp_bench.py", *(shlex.quote(a) for a in (argv or sys.argv[1:]))])
     return args
 
 
@@ -188,8 +196,11 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="smtp-bench-"))
     results = []
     try:
-        for spec in args.specs:
-            results.append(run_target(spec, msgs, args, workdir))
+        for repeat in range(args.repeat):
+            if args.repeat > 1:
+                print(f"-- repeat {repeat + 1}/{args.repeat}", flush=True)
+            for spec in args.specs:
+                results.append({"repeat": repeat, **run_target(spec, msgs, args, workdir)})
     finally:
         if not args.keep_data:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -199,6 +210,7 @@ def main(argv: list[str] | None = None) -> int:
         "environment": report.environment(tg.REPO_DIR, tg.MAILDEV_DIR),
         "params": {"command": args.command, "large_count": args.large, "large_size": msgs.large_size,
                    "small_count": args.small, "small_size": msgs.small_size, "small_concurrency": args.concurrency,
+                   "repeat": args.repeat,
                    "fetch_repeats": args.fetch_repeats,
                    "attachment_size": len(msgs.attachment5[0]) if msgs.attachment5 else 0},
         "targets": results,

@@ -188,41 +188,70 @@ def start_target(spec: TargetSpec, workdir: Path) -> RunningTarget:
                       f"{target.log_tail()}")
 
 
-def tree_rss(pid: int) -> int:
-    """RSS in bytes of a process and all its descendants (0 if it is gone)."""
+def tree_rss_by_process(pid: int) -> dict[str, int]:
+    """RSS in bytes of a process and each of its descendants, keyed ``"name[pid]"`` (empty if it is gone)."""
     try:
         root = psutil.Process(pid)
         procs = [root, *root.children(recursive=True)]
     except psutil.NoSuchProcess:
-        return 0
-    total = 0
+        return {}
+    out: dict[str, int] = {}
     for proc in procs:
         try:
-            total += proc.memory_info().rss
+            out[f"{proc.name()}[{proc.pid}]"] = proc.memory_info().rss
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             pass
-    return total
+    return out
+
+
+def tree_rss(pid: int) -> int:
+    """RSS in bytes of a process and all its descendants (0 if it is gone)."""
+    return sum(tree_rss_by_process(pid).values())
 
 
 @dataclass
 class RssSampler:
-    """Samples ``tree_rss(pid)`` every ``interval`` seconds in a daemon thread; use as a context manager."""
+    """Samples the RSS of ``pid``'s process tree every ``interval`` seconds in a daemon thread (a context manager).
+
+    The list of descendants (a scan of /proc) is refreshed every ``CHILDREN_REFRESH`` samples only, so sampling
+    costs the benchmark client little CPU.
+    """
 
     pid: int
     interval: float = RSS_INTERVAL_S
     peak: int = 0
+    peak_breakdown: dict[str, int] = field(default_factory=dict)
     samples: int = 0
     first: int = 0
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
+    CHILDREN_REFRESH = 10
+
+    def _tree(self) -> list[psutil.Process]:
+        try:
+            root = psutil.Process(self.pid)
+            return [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return []
+
     def _run(self) -> None:
+        procs: list[psutil.Process] = []
         while not self._stop.is_set():
-            rss = tree_rss(self.pid)
+            if self.samples % self.CHILDREN_REFRESH == 0:
+                procs = self._tree()
+            by_proc: dict[str, int] = {}
+            for proc in procs:
+                try:
+                    by_proc[f"{proc.name()}[{proc.pid}]"] = proc.memory_info().rss
+                except (psutil.NoSuchProcess, psutil.AccessDenied):
+                    pass
+            rss = sum(by_proc.values())
             if self.samples == 0:
                 self.first = rss
             self.samples += 1
-            self.peak = max(self.peak, rss)
+            if rss > self.peak:
+                self.peak, self.peak_breakdown = rss, by_proc
             self._stop.wait(self.interval)
 
     def __enter__(self) -> RssSampler:
