@@ -8,12 +8,13 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 from mailcapture.mime.model import KIND_ATTACHMENT, KIND_INLINE, KIND_TEXT, Address
 from mailcapture.storage.base import NewMessage, NewPart, PartRecord
 
 BASE_TIME = datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc)
-Inspect = Callable[..., list[tuple[object, ...]]]  # the inspect_db fixture: query the file directly
+Inspect = Callable[..., list[tuple[Any, ...]]]  # the inspect_db fixture: query the file directly
 
 
 @dataclass

@@ -41,9 +41,9 @@ async def test_multi_block_message_round_trips_exactly(db_path: str, inspect_db:
     assert all(r[2] == "blob" for r in rows)  # bytes stored as BLOBs, never text
     if level == 0:
         assert [r[1] for r in rows] == [0, 0, 0]
-        assert sum(int(r[3]) for r in rows) == len(message.raw)  # type: ignore[call-overload]
+        assert sum(int(r[3]) for r in rows) == len(message.raw)
     else:
-        assert rows[0][1] == 1 and int(rows[0][3]) < BLOCK_SIZE // 2  # type: ignore[call-overload]
+        assert rows[0][1] == 1 and int(rows[0][3]) < BLOCK_SIZE // 2
 
 
 async def test_changing_the_level_keeps_old_rows_readable(db_path: str, inspect_db: Inspect) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 
@@ -13,9 +14,9 @@ from mailcapture.storage.sqlite import SQLiteStore
 from .builders import BASE_TIME, Inspect, Spec, build
 
 
-async def add_many(store: SQLiteStore, count: int, start: datetime = BASE_TIME, **spec: object) -> list[str]:
+async def add_many(store: SQLiteStore, count: int, start: datetime = BASE_TIME, **spec: Any) -> list[str]:
     return [
-        await store.add(build(Spec(message_id=f"{n}@x", created=start + timedelta(minutes=n), **spec)))  # type: ignore[arg-type]
+        await store.add(build(Spec(message_id=f"{n}@x", created=start + timedelta(minutes=n), **spec)))
         for n in range(count)
     ]
 

@@ -6,6 +6,7 @@ import json
 import sqlite3
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import Any
 
 from mailcapture.storage.base import MessageDetail, MessageSummary, Page, PartRecord
 from mailcapture.storage.sqlite import rows
@@ -92,13 +93,12 @@ _PART_SELECT = (
 )
 
 
-def _part_location(row: tuple[object, ...] | None) -> PartLocation | None:
+def _part_location(row: tuple[Any, ...] | None) -> PartLocation | None:
     if row is None:
         return None
     encoding, start, end, pk, size, block_size = row[11:17]
     return PartLocation(
-        rows.part_record(row), MessageLocation(pk, size, block_size),  # type: ignore[arg-type]
-        str(encoding), int(start), int(end),  # type: ignore[call-overload]
+        rows.part_record(row), MessageLocation(pk, size, block_size), str(encoding), int(start), int(end),
     )
 
 

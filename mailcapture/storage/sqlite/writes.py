@@ -45,6 +45,7 @@ def insert_message(conn: sqlite3.Connection, t: Tables, p: PreparedMessage) -> s
         ),
     )
     pk = cur.lastrowid
+    assert pk is not None  # an INSERT into a rowid table always sets it
     conn.executemany(
         f"INSERT INTO {t.blocks} (message, seq, compressed, data) VALUES (?, ?, ?, ?)",
         ((pk, seq, flag, payload) for seq, (flag, payload) in enumerate(p.blocks)),
