@@ -30,12 +30,21 @@ def jemalloc_reexec(choice: str, argv: list[str]) -> None:
     os.execve(sys.executable, [sys.executable, "-m", "previewer", *argv], env)
 
 
-def drop_jemalloc_preload() -> None:
-    kept = [p for p in os.environ.get("LD_PRELOAD", "").split(":") if p and "jemalloc" not in p]
+def drop_jemalloc_preload(argv: list[str]) -> None:
+    """PREVIEWER_JEMALLOC=off: re-exec once without jemalloc in LD_PRELOAD (so workers run on glibc too)."""
+    preload = os.environ.get("LD_PRELOAD", "")
+    if "jemalloc" not in preload or os.environ.get(REEXEC_GUARD):
+        return
+    env = dict(os.environ)
+    kept = [p for p in preload.split(":") if p and "jemalloc" not in p]
     if kept:
-        os.environ["LD_PRELOAD"] = ":".join(kept)
+        env["LD_PRELOAD"] = ":".join(kept)
     else:
-        os.environ.pop("LD_PRELOAD", None)
+        env.pop("LD_PRELOAD")
+    env[REEXEC_GUARD] = "1"
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(sys.executable, [sys.executable, "-m", "previewer", *argv], env)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"previewer: {exc}", file=sys.stderr)
         return 2
     if settings.jemalloc == "off":
-        drop_jemalloc_preload()  # the workers we start must not inherit it either
+        drop_jemalloc_preload(argv)
     else:
         jemalloc_reexec(settings.jemalloc, argv)
     logging.basicConfig(level=settings.log_level, stream=sys.stderr,
