@@ -6,6 +6,7 @@ import asyncio
 import os
 import re
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -64,7 +65,7 @@ async def test_journal_modes(db_path: str, wal: bool) -> None:
     finally:
         await store.close()
     assert not os.path.exists(db_path + "-wal")  # the writer closes last and checkpoints
-    with sqlite3.connect(db_path) as conn:
+    with closing(sqlite3.connect(db_path)) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == ("wal" if wal else "delete")
 
 
