@@ -56,7 +56,8 @@ class FastParser:
             self._leaf(info, part_id or "1", start, end)
             return
         if depth >= MAX_DEPTH:
-            self.defects.append(f"multipart nesting deeper than {MAX_DEPTH} at part {part_id}: kept as one part")
+            # Listed first: it explains the message better than the defects of the levels above.
+            self.defects.insert(0, f"multipart nesting deeper than {MAX_DEPTH} at part {part_id}: kept as one part")
             self._leaf(info, part_id or "1", start, end)
             return
         if not info.boundary:

@@ -9,7 +9,8 @@ OtherParts shown under "Inline"):
 - ``Content-Disposition: inline`` -> inline;
 - no disposition and not text/plain or text/html (cid: images of a multipart/related, typically)
   -> inline;
-- what remains (a second text/plain or text/html alternative) -> attachment.
+- what remains (a second text/plain or text/html alternative, a multipart kept whole at the
+  nesting cap) -> attachment.
 
 A single-part message is its own body when it is text/plain or text/html (and not disposed as an
 attachment); otherwise it is inline when disposed inline and an attachment when not.
@@ -23,6 +24,7 @@ from .model import KIND_ATTACHMENT, KIND_HTML, KIND_INLINE, KIND_TEXT, MimePart
 TEXT_PLAIN = "text/plain"
 TEXT_HTML = "text/html"
 OCTET_STREAM = "application/octet-stream"
+MULTIPART_PREFIX = "multipart/"
 
 
 def _other_kind(part: MimePart, multipart: bool) -> str:
@@ -31,6 +33,8 @@ def _other_kind(part: MimePart, multipart: bool) -> str:
     if part.disposition == DISPOSITION_INLINE:
         return KIND_INLINE
     if not multipart or part.content_type in (OCTET_STREAM, TEXT_PLAIN, TEXT_HTML):
+        return KIND_ATTACHMENT
+    if part.content_type.startswith(MULTIPART_PREFIX):  # kept whole at the nesting cap
         return KIND_ATTACHMENT
     return KIND_INLINE
 

@@ -31,7 +31,9 @@ def parse(raw: bytes | bytearray | memoryview) -> ParsedMessage:
         parsed = _parse(data)
     except Exception as exc:  # the contract is "never raises"
         parsed = _headers_only(data, f"parse failed: {type(exc).__name__}: {exc}")
-    del parsed.defects[MAX_DEFECTS:]
+    if len(parsed.defects) > MAX_DEFECTS:
+        dropped = len(parsed.defects) - MAX_DEFECTS + 1
+        parsed.defects[MAX_DEFECTS - 1 :] = [f"... and {dropped} more defects"]
     return parsed
 
 

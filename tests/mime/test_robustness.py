@@ -8,6 +8,7 @@ import pytest
 
 from mailcapture.mime import KIND_ATTACHMENT, KIND_HTML, KIND_TEXT, decode, decode_text, parse
 from mailcapture.mime.fast import MAX_DEPTH
+from mailcapture.mime.parser import MAX_DEFECTS
 
 from .messages import crlf, part_bytes
 
@@ -76,8 +77,18 @@ def test_multipart_nested_1000_deep() -> None:
     assert parsed.parser == "fast"
     (part,) = parsed.parts
     assert part.part_id == ".".join(["1"] * MAX_DEPTH)
-    assert part.content_type == "multipart/mixed"
-    assert any("nesting" in d for d in parsed.defects)
+    assert (part.content_type, part.kind) == ("multipart/mixed", KIND_ATTACHMENT)
+    assert "nesting" in parsed.defects[0]
+
+
+def test_unclosed_nesting_1000_deep_keeps_defects_bounded() -> None:
+    head = b'Content-Type: multipart/mixed; boundary="b0"\r\n\r\n'
+    body = b"".join(b'--b%d\r\nContent-Type: multipart/mixed; boundary="b%d"\r\n\r\n' % (i, i + 1) for i in range(1000))
+    parsed = parse(head + body + b"--b1000\r\n\r\ncore\r\n")
+    assert parsed.parser == "fast"
+    assert len(parsed.defects) == MAX_DEFECTS
+    assert "nesting" in parsed.defects[0]
+    assert parsed.defects[-1].startswith("... and ")
 
 
 def test_multipart_nested_shallow_enough_is_fully_parsed() -> None:
