@@ -23,8 +23,6 @@ _B64_NOISE = bytes(b for b in range(256) if b not in _B64_ALPHABET + _B64_PAD)
 _QP_ESCAPE = ord("=")
 # Longest carry kept when a quoted-printable stream has no line break for a while.
 _QP_MAX_CARRY = 4096
-# How far back from the end we look for a safe cut inside a long unbroken line.
-_QP_CUT_SEARCH = 64
 _QP_CR_SOFT_BREAK = b"=\r"
 
 
@@ -160,18 +158,32 @@ class _QuotedPrintableDecoder:
             # "=\r" makes a2b_qp skip everything up to the next line feed.
             self._carry = _QP_CR_SOFT_BREAK
             return binascii.a2b_qp(data[:skip_at])
-        cut = len(data)
-        floor = max(2, len(data) - _QP_CUT_SEARCH)
-        while cut >= floor and (data[cut - 1] == _QP_ESCAPE or data[cut - 2] == _QP_ESCAPE):
-            cut -= 1
-        if cut < floor:  # a long run of "=": keep it whole (rare, and bounded by the input)
-            self._carry = data
-            return b""
+        cut = _qp_neutral_cut(data)
         self._carry = data[cut:]
         return binascii.a2b_qp(data[:cut])
 
 
-_EQUALS_RUN = re.compile(rb"=+\r")
+def _trailing_escapes(data: bytes) -> int:
+    return len(data) - len(data.rstrip(b"="))
+
+
+def _qp_neutral_cut(data: bytes) -> int:
+    """Largest cut (at most 2 bytes short of the end) after which a2b_qp's state is neutral.
+
+    ``data`` starts in a neutral state, has no line feed and no escape-initial "=\r". Then the
+    position just before any run of "=" is neutral (an escape never ends in "="), and inside a
+    run "==" pairs decode to "=", so parity says where a run can be cut."""
+    run = _trailing_escapes(data)
+    if run:  # cut after the complete "==" pairs; an odd "=" waits for what follows
+        return len(data) - run + 2 * (run // 2)
+    before_last = _trailing_escapes(data[:-1])
+    if before_last % 2 == 1:  # "=X" at the end may still become "=XY"
+        return len(data) - 2
+    return len(data)
+
+
+# A whole run of "=" followed by CR; the lookbehind keeps the search linear (runs start once).
+_ESCAPES_BEFORE_CR = re.compile(rb"(?<!=)(=++)\r")
 
 
 def _escape_initial_cr(data: bytes) -> int:
@@ -179,8 +191,7 @@ def _escape_initial_cr(data: bytes) -> int:
 
     A run of "=" is consumed pairwise ("==" gives "="), so the "=" before CR starts an escape only
     when the run has odd length."""
-    for match in _EQUALS_RUN.finditer(data):
-        run = match.end() - 1 - match.start()
-        if run % 2 == 1:
+    for match in _ESCAPES_BEFORE_CR.finditer(data):
+        if len(match.group(1)) % 2 == 1:
             return match.end() - 2
     return -1

@@ -10,7 +10,7 @@ import random
 
 import pytest
 
-from mailcapture.mime import decode, iter_decode
+from mailcapture.mime import decode, iter_decode, transfer
 from mailcapture.mime.transfer import _QP_MAX_CARRY, _QuotedPrintableDecoder
 
 SEEDS = range(40)
@@ -115,7 +115,7 @@ def test_large_base64_roundtrip() -> None:
     assert b"".join(iter_decode([encoded[i : i + 65536] for i in range(0, len(encoded), 65536)], "base64")) == payload
 
 
-@pytest.mark.parametrize("filler", [b"x", b"=41", b"=\r", b"= "])
+@pytest.mark.parametrize("filler", [b"x", b"=41", b"=\r", b"= ", b"=", b"==", b"===4", b"=4"])
 def test_qp_carry_stays_bounded_without_line_feeds(filler: bytes) -> None:
     decoder = _QuotedPrintableDecoder()
     out = b"".join(decoder.feed(filler * 1000) for _ in range(200)) + decoder.finish()
@@ -128,3 +128,27 @@ def test_qp_carry_limit_is_respected_mid_stream() -> None:
     for _ in range(100):
         decoder.feed(b"abc=41" * 500)
         assert len(decoder._carry) <= _QP_MAX_CARRY
+
+
+@pytest.mark.parametrize("step", [1, 2, 3, 7, 4097])
+def test_qp_long_runs_of_escapes_stay_bounded_and_exact(step: int) -> None:
+    rng = random.Random(step)
+    data = b"".join(rng.choice([b"=" * rng.randint(1, 9000), b"A", b"4", b"=4", b"=41", b"x"]) for _ in range(40))
+    decoder = _QuotedPrintableDecoder()
+    out = []
+    for i in range(0, len(data), step):
+        out.append(decoder.feed(data[i : i + step]))
+        assert len(decoder._carry) <= _QP_MAX_CARRY + step
+    out.append(decoder.finish())
+    assert b"".join(out) == decode(data, "quoted-printable")
+
+
+def test_qp_cut_logic_exact_with_a_tiny_carry_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the carry limit at 8 bytes nearly every feed goes through the mid-line cut logic."""
+    monkeypatch.setattr(transfer, "_QP_MAX_CARRY", 8)
+    for seed in range(300):
+        rng = random.Random(seed)
+        data = _noisy_qp(rng)
+        if seed % 2:
+            data = data.replace(b"\n", b"")
+        assert b"".join(iter_decode(_chunks(data, rng), "quoted-printable")) == decode(data, "quoted-printable")
