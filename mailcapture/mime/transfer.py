@@ -20,7 +20,6 @@ _B64_QUANTUM = 4
 # Every byte that a2b_base64 (non-strict) skips: everything but the alphabet and "=".
 _B64_NOISE = bytes(b for b in range(256) if b not in _B64_ALPHABET + _B64_PAD)
 
-_QP_ESCAPE = ord("=")
 # Longest carry kept when a quoted-printable stream has no line break for a while.
 _QP_MAX_CARRY = 4096
 _QP_CR_SOFT_BREAK = b"=\r"
@@ -47,28 +46,21 @@ def decode(encoded: bytes | bytearray | memoryview, encoding: str) -> bytes:
 def iter_decode(chunks: Iterable[bytes | bytearray | memoryview], encoding: str) -> Iterator[bytes]:
     """Streaming ``decode``: ``b"".join(iter_decode(c, e)) == decode(b"".join(c), e)``."""
     kind = normalize_encoding(encoding)
+    decoder: _Base64Decoder | _QuotedPrintableDecoder
     if kind == ENCODING_BASE64:
-        b64 = _Base64Decoder()
-        for chunk in chunks:
-            out = b64.feed(bytes(chunk))
-            if out:
-                yield out
-        tail = b64.finish()
-        if tail:
-            yield tail
+        decoder = _Base64Decoder()
     elif kind == ENCODING_QP:
-        qp = _QuotedPrintableDecoder()
-        for chunk in chunks:
-            out = qp.feed(bytes(chunk))
-            if out:
-                yield out
-        tail = qp.finish()
-        if tail:
-            yield tail
+        decoder = _QuotedPrintableDecoder()
     else:
-        for chunk in chunks:
-            if chunk:
-                yield bytes(chunk)
+        yield from (bytes(chunk) for chunk in chunks if chunk)
+        return
+    for chunk in chunks:
+        out = decoder.feed(bytes(chunk))
+        if out:
+            yield out
+    tail = decoder.finish()
+    if tail:
+        yield tail
 
 
 class _Base64Decoder:
