@@ -2,8 +2,8 @@
 
 The first request for a key starts one task; later requests for the same key await the same
 future (``asyncio.shield``: a client that goes away never cancels the work others wait for).
-A result that finishes with nobody waiting (client gone, prewarm) stays for
-THUMBNAIL_RESULT_EXPIRE_TIME, then is dropped. The map holds at most ``max_pending`` keys.
+A result that finishes with nobody waiting (client gone, prewarm, a ``?wait=0`` poller) stays for
+THUMBNAIL_RESULT_EXPIRE_TIME, then is dropped; so do errors that cannot change (413, 415, 422). The map holds at most ``max_pending`` keys.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Generic, TypeVar
 
 from previewer.errors import Busy, PreviewError
@@ -21,6 +22,9 @@ from previewer.metrics import Metrics
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+# Outcomes that cannot change for a content-addressed id: kept for pollers like results.
+KEPT_ERRORS = frozenset({HTTPStatus.REQUEST_ENTITY_TOO_LARGE, HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+                         HTTPStatus.UNPROCESSABLE_ENTITY})
 Key = tuple[str, int]
 
 
@@ -101,11 +105,14 @@ class Flights(Generic[T]):
             self._finish_ok(flight, result)
 
     def _finish_error(self, flight: Flight[T], exc: PreviewError) -> None:
-        self._map.pop(flight.key, None)
         if not flight.future.done():
             flight.future.set_exception(exc)
             if flight.waiters == 0:
-                flight.future.exception()  # nobody will await it: mark retrieved
+                flight.future.exception()  # nobody awaits it now: mark retrieved
+        if flight.waiters == 0 and exc.status in KEPT_ERRORS:
+            self._keep(flight)  # a poller (?wait=0) must see the error, not start over
+        else:
+            self._map.pop(flight.key, None)
         self.metrics.in_flight.set(self.running)
 
     def _finish_ok(self, flight: Flight[T], result: T) -> None:
@@ -114,10 +121,27 @@ class Flights(Generic[T]):
         if flight.waiters > 0:
             self._map.pop(flight.key, None)
         else:
-            self._waiting += 1
-            self.metrics.results_waiting.set(self._waiting)
-            flight.expiry = asyncio.get_running_loop().call_later(self.expire, self._expire, flight)
+            self._keep(flight)
         self.metrics.in_flight.set(self.running)
+
+    def _keep(self, flight: Flight[T]) -> None:
+        """Nobody collected this outcome: keep it for THUMBNAIL_RESULT_EXPIRE_TIME."""
+        if self._map.get(flight.key) is not flight:
+            return
+        self._waiting += 1
+        self.metrics.results_waiting.set(self._waiting)
+        flight.expiry = asyncio.get_running_loop().call_later(self.expire, self._expire, flight)
+
+    def poll(self, key: Key, produce: Callable[[], Awaitable[T]]) -> T | None:
+        """Never waits: the finished outcome (result, or its error raised), or None while pending
+        (starting the work when nothing runs for ``key`` yet)."""
+        flight = self._map.get(key)
+        if flight is None:
+            self.start(key, produce)
+            return None
+        if flight.future.done():
+            return self._collect(flight)
+        return None
 
     def _collect(self, flight: Flight[T]) -> T:
         self._release(flight)

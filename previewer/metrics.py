@@ -19,6 +19,9 @@ class Metrics:
         self.task_duration = Histogram("previewer_task_duration_seconds",
                                        "Time a worker spent on one task, by queue and outcome",
                                        ["queue", "outcome"], buckets=DURATION_BUCKETS, registry=r)
+        self.render_seconds = Histogram("previewer_render_seconds",
+                                        "Decode + thumbnail + encode time inside a worker, by input format",
+                                        ["format"], buckets=DURATION_BUCKETS, registry=r)
         self.tasks = Counter("previewer_tasks", "Tasks run by workers, by queue and outcome",
                              ["queue", "outcome"], registry=r)
         self.requests = Counter("previewer_requests", "Preview requests answered, by HTTP status",

@@ -247,6 +247,7 @@ class Lane:
         else:
             _fail(job, from_code(str(header.get("code")), str(header.get("message"))))
             outcome = "error"
+        self.metrics.render_seconds.labels(job.fmt).observe(float(header.get("elapsed", 0.0)))
         rss = int(header.get("rss", 0))
         if rss > self.config.worker_memory_limit:
             log.info("%s worker pid %s uses %.0f MB (budget %.0f MB): replacing it", self.name, worker.pid,

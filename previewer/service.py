@@ -126,6 +126,18 @@ class Previewer:
         result, ready = await self.flights.get(key, lambda: self._produce(blob_id, size, background=False))
         return Thumbnail(result.data, result.mime, "ready" if ready else "miss")
 
+    async def thumbnail_nowait(self, blob_id: str, size: int) -> Thumbnail | None:
+        """Like :meth:`thumbnail` but never waits for rendering: None means pending (work started)."""
+        blob_id = check_id(blob_id)
+        if self.dying:
+            raise Busy("the previewer is restarting", self.settings.retry_after)
+        key = (blob_id, size)
+        hit = await self.cache.read(key) if key not in self.flights else None
+        if hit is not None:
+            return Thumbnail(hit[0], hit[1], "hit")
+        result = self.flights.poll(key, lambda: self._produce(blob_id, size, background=False))
+        return None if result is None else Thumbnail(result.data, result.mime, "ready")
+
     def prewarm(self, items: list[dict[str, Any]]) -> dict[str, int]:
         """Start thumbnails in the background when there is room; never waits."""
         counts = {"accepted": 0, "skipped": 0, "invalid": 0}

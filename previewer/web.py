@@ -26,6 +26,8 @@ PREVIEWER_KEY = web.AppKey("previewer", Previewer)
 CACHE_FOREVER = "public, max-age=31536000, immutable"
 NO_STORE = "no-store"
 MAX_PREWARM_BODY = 256 * 1024
+NO_WAIT = ("0", "false", "no")
+PENDING_RETRY_AFTER = 1
 
 
 def error_response(exc: PreviewError) -> web.Response:
@@ -77,7 +79,15 @@ async def preview(request: web.Request) -> web.StreamResponse:
         if inm is not None and _etag_matches(inm, etag):
             status = 304
             return web.Response(status=304, headers={"ETag": etag, "Cache-Control": CACHE_FOREVER})
-        thumb = await service.thumbnail(blob_id, size)
+        if request.query.get("wait", "1").lower() in NO_WAIT:
+            polled = await service.thumbnail_nowait(blob_id, size)
+            if polled is None:
+                status = 202
+                return web.json_response({"Pending": True, "Status": 202}, status=202,
+                                         headers={"Retry-After": str(PENDING_RETRY_AFTER), "Cache-Control": NO_STORE})
+            thumb = polled
+        else:
+            thumb = await service.thumbnail(blob_id, size)
         return web.Response(body=thumb.data, content_type=thumb.mime, headers={
             "ETag": etag, "Cache-Control": CACHE_FOREVER, "X-Preview-Cache": thumb.source})
     except PreviewError as exc:

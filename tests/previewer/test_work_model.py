@@ -249,3 +249,37 @@ async def test_worker_over_its_budget_is_recycled_between_tasks(
     assert metric(m, "previewer_worker_restarts_total", queue="image", reason="memory") == 1
     async with http.get(f"{proc.url}/preview/{origin.add(samples.jpeg(300, 200))}") as resp:
         assert resp.status == 200
+
+
+async def test_wait_0_answers_pending_then_the_result(origin: Origin, previewer: PreviewerProcess,
+                                                      http: aiohttp.ClientSession) -> None:
+    blob_id = origin.add(samples.jpeg(900, 600) + b"poll", "image/jpeg", delay=0.3)
+    url = f"{previewer.url}/preview/{blob_id}?size=128&wait=0"
+    async with http.get(url) as resp:
+        assert resp.status == 202 and resp.headers["Retry-After"] == "1"
+        assert await resp.json() == {"Pending": True, "Status": 202}
+    statuses: list[int] = []
+
+    async def done() -> bool:
+        async with http.get(url) as resp:
+            statuses.append(resp.status)
+            if resp.status == 200:
+                assert Image.open(io.BytesIO(await resp.read())).size == (128, 85)
+            return resp.status == 200
+
+    await until(done)
+    assert set(statuses) <= {200, 202}
+    assert origin.hits[blob_id] == 1
+
+
+async def test_wait_0_sees_a_lasting_error_without_starting_over(origin: Origin, previewer: PreviewerProcess,
+                                                                 http: aiohttp.ClientSession) -> None:
+    blob_id = origin.add(samples.garbled(samples.jpeg(300, 300)) + b"poll", "image/jpeg")
+    url = f"{previewer.url}/preview/{blob_id}?wait=0"
+
+    async def failed() -> bool:
+        async with http.get(url) as resp:
+            return resp.status == 422
+
+    await until(failed)
+    assert origin.hits[blob_id] == 1
