@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-import select
+import queue
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -29,6 +30,7 @@ class CaptureProcess:
     smtp_port: int = 0
     http_port: int = 0
     output: list[str] = field(default_factory=list)
+    _pump_thread: threading.Thread | None = None
 
     @property
     def base(self) -> str:
@@ -47,24 +49,32 @@ class CaptureProcess:
             [sys.executable, "-m", "mailcapture", "serve"], env=env, cwd=ROOT,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )
+        lines: queue.Queue[str | None] = queue.Queue()
+        self._pump_thread = threading.Thread(target=self._pump, args=(lines,), daemon=True)
+        self._pump_thread.start()
         deadline = time.monotonic() + READY_TIMEOUT
-        assert self.proc.stdout is not None
         while time.monotonic() < deadline:
-            ready, _, _ = select.select([self.proc.stdout], [], [], 0.5)
-            if not ready:
-                if self.proc.poll() is not None:
-                    break
+            try:
+                line = lines.get(timeout=0.5)
+            except queue.Empty:
                 continue
-            line = self.proc.stdout.readline()
-            if not line:
+            if line is None:
                 break
-            self.output.append(line)
             if line.startswith("mailcapture ready"):
                 fields = dict(part.split("=") for part in line.split()[2:])
                 self.smtp_port, self.http_port = int(fields["smtp"]), int(fields["http"])
                 return self
         self.stop()
         raise RuntimeError("mailcapture did not start:\n" + "".join(self.output))
+
+    def _pump(self, lines: queue.Queue[str | None]) -> None:
+        """Collect the process output (a thread: reading a pipe blocks)."""
+        proc = self.proc
+        assert proc is not None and proc.stdout is not None
+        for line in proc.stdout:
+            self.output.append(line)
+            lines.put(line)
+        lines.put(None)
 
     def stop(self, sig: int = signal.SIGTERM) -> int | None:
         if self.proc is None:
@@ -76,8 +86,10 @@ class CaptureProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
+        if self._pump_thread is not None:
+            self._pump_thread.join(10)
+            self._pump_thread = None
         if self.proc.stdout is not None:
-            self.output.extend(self.proc.stdout.readlines())
             self.proc.stdout.close()
         code = self.proc.returncode
         self.proc = None
