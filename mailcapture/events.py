@@ -36,10 +36,11 @@ class EventBus:
         event = {"Type": type_, "Data": data}
         for queue in self._subscribers:
             if queue.full():
+                # drop the two oldest: room for the "lagged" marker and for this (newest) event
                 queue.get_nowait()
-                queue.put_nowait({"Type": "lagged", "Data": None})
-                if queue.full():
-                    continue
+                if queue.maxsize > 1:
+                    queue.get_nowait()
+                    queue.put_nowait({"Type": "lagged", "Data": None})
             queue.put_nowait(event)
 
     @asynccontextmanager

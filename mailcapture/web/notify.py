@@ -14,22 +14,28 @@ from mailcapture.events import EVENT_DELETE, EVENT_STATS, EVENT_TRUNCATE, EVENT_
 
 log = logging.getLogger(__name__)
 
-# Above this many IDs one change publishes only a "stats" event, not one event per message.
-PER_MESSAGE_EVENTS_MAX = 200
+# Above this many IDs one change publishes a single "lagged" event (the bus's own "you missed
+# changes, reload" signal) instead of one event per message.
+PER_MESSAGE_EVENTS_MAX = 1000
+EVENT_LAGGED = "lagged"
 # Changes within this many seconds share one "stats" event (Mailpit debounces them too).
 STATS_DELAY_SECONDS = 0.25
 
 
 def updated(ctx: Context, ids: Sequence[str], **changes: Any) -> None:
-    if len(ids) <= PER_MESSAGE_EVENTS_MAX:
-        for msg_id in ids:
-            ctx.events.publish(EVENT_UPDATE, {"ID": msg_id, **changes})
+    if len(ids) > PER_MESSAGE_EVENTS_MAX:
+        ctx.events.publish(EVENT_LAGGED, None)
+        return
+    for msg_id in ids:
+        ctx.events.publish(EVENT_UPDATE, {"ID": msg_id, **changes})
 
 
 def deleted(ctx: Context, ids: Sequence[str], everything: bool) -> None:
     if everything:
         ctx.events.publish(EVENT_TRUNCATE, None)
-    elif len(ids) <= PER_MESSAGE_EVENTS_MAX:
+    elif len(ids) > PER_MESSAGE_EVENTS_MAX:
+        ctx.events.publish(EVENT_LAGGED, None)
+    else:
         for msg_id in ids:
             ctx.events.publish(EVENT_DELETE, {"ID": msg_id})
 

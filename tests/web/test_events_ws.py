@@ -64,7 +64,9 @@ async def test_many_clients_and_disconnects(env: WebEnv) -> None:
 
 async def test_stats_events_are_debounced(env: WebEnv) -> None:
     ids = [await env.deliver(make_mail(f"m{n}")) for n in range(5)]
+    base = env.ctx.events.subscribers
     async with env.client.ws_connect("/api/events") as ws:
+        await _subscribers(env, base + 1)
         for msg_id in ids:
             await env.call("PUT", "/api/v1/messages", json={"IDs": [msg_id], "Read": True})
         stats = [await _next(ws, "stats")]
@@ -73,3 +75,36 @@ async def test_stats_events_are_debounced(env: WebEnv) -> None:
     # five quick changes gave one event with the final counts; the later delete its own
     assert stats == [{"Total": 5, "Unread": 0, "Version": stats[0]["Version"]},
                      {"Total": 4, "Unread": 0, "Version": stats[0]["Version"]}]
+
+
+async def test_a_client_that_falls_behind_is_told_and_memory_stays_bounded(env: WebEnv) -> None:
+    base = env.ctx.events.subscribers
+    async with env.client.ws_connect("/api/events") as ws:
+        await _subscribers(env, base + 1)
+        for n in range(2000):  # published synchronously: no chance for the socket to drain in between
+            env.ctx.events.publish("update", {"ID": str(n)})
+        env.ctx.events.publish("update", {"ID": "last"})
+        received: list[dict[str, Any]] = []
+        while True:
+            msg = await asyncio.wait_for(ws.receive(), WAIT)
+            event = json.loads(msg.data)
+            received.append(event)
+            if event["Data"] == {"ID": "last"}:
+                break
+    assert len(received) <= 300  # the per-client queue (256), not 2001
+    assert any(e["Type"] == "lagged" for e in received)
+
+
+async def test_bulk_changes_send_one_lagged_event(env: WebEnv) -> None:
+    from mailcapture.web import notify
+
+    base = env.ctx.events.subscribers
+    async with env.client.ws_connect("/api/events") as ws:
+        await _subscribers(env, base + 1)
+        notify.updated(env.ctx, [str(n) for n in range(notify.PER_MESSAGE_EVENTS_MAX + 1)], Read=True)
+        notify.deleted(env.ctx, [str(n) for n in range(notify.PER_MESSAGE_EVENTS_MAX + 1)], everything=False)
+        env.ctx.events.publish("update", {"ID": "marker"})
+        frames: list[dict[str, Any]] = []
+        while not frames or frames[-1]["Data"] != {"ID": "marker"}:
+            frames.append(json.loads((await asyncio.wait_for(ws.receive(), WAIT)).data))
+    assert [f["Type"] for f in frames] == ["lagged", "lagged", "update"]
