@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from mailcapture.context import Context
+from mailcapture.ui import add_ui_routes
 from mailcapture.web import (
     events_ws,
     health,
@@ -76,6 +77,7 @@ def make_app(ctx: Context) -> web.Application:
             app.router.add_get(route.path, route.handler)  # HEAD too, for probes and link checkers
         else:
             app.router.add_route(route.method, route.path, route.handler)
+    add_ui_routes(app)  # GET / (the web inbox) and GET /ui/{tail} (its static files)
     app[STATS] = StatsPublisher(ctx)
     app.cleanup_ctx.append(events_ws.background_ctx)
     return app

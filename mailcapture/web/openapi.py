@@ -160,6 +160,10 @@ PATHS: Obj = {
         "Decoded bytes of a part by content hash (for the previewer)",
         {"200": _typed("application/octet-stream")},
         [_param("sha256", "path", "Hex SHA-256 of the part's decoded bytes")], tag="internal")},
+    "/": {"get": _op("The web inbox", {"200": _typed("text/html", fmt="text")}, tag="inbox")},
+    "/ui/{tail}": {"get": _op(
+        "Static files of the web inbox (under /ui/<version>/ they are immutable)", {"200": _typed("*/*")},
+        [_param("tail", "path", "File path, optionally after a version segment")], tag="inbox")},
     "/livez": {"get": _op("Liveness probe", {"200": OK_TEXT}, tag="probes")},
     "/readyz": {"get": _op("Readiness probe (the store answers)", {"200": OK_TEXT}, tag="probes")},
     "/metrics": {"get": _op("Prometheus metrics", {"200": _typed("text/plain", fmt="text")}, tag="probes")},

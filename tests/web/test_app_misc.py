@@ -83,3 +83,11 @@ async def test_probes_and_metrics(env: WebEnv) -> None:
     await env.deliver(make_mail("m"))
     text = (await env.call("GET", "/metrics")).decode()
     assert "mailcapture_messages 1" in text and "mailcapture_messages_unread 1" in text
+
+
+async def test_the_inbox_is_served(env: WebEnv) -> None:
+    async with env.client.get("/") as resp:
+        assert resp.status == 200 and resp.content_type == "text/html"
+        assert "Content-Security-Policy" in resp.headers
+        assert "<html" in (await resp.text()).lower()
+    await env.error("GET", "/ui/no-such-file.js", 404)
