@@ -133,5 +133,5 @@ async def start_smtp(config: SMTPConfig, deliver: Deliver) -> SMTPServer:
 
     server = await loop.create_server(factory, host=config.host, port=config.port)
     smtp = SMTPServer(server, registry)
-    log.info("SMTP listening on %s:%d", config.host, smtp.port)
+    log.debug("SMTP listening on %s:%d", config.host, smtp.port)
     return smtp

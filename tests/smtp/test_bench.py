@@ -25,7 +25,7 @@ def test_benchmark_script_runs() -> None:
     assert result["large"]["best_mb_per_s"] > 0 and result["small"]["messages_per_s"] > 0
 
 
-SERVER_RSS_BOUND_MB = 120  # interpreter + aiosmtpd ~25 MB, one 37.5 MB message held once (~63 MB measured)
+SERVER_RSS_BOUND_MB = 90  # interpreter + aiosmtpd ~25 MB + the message once (~63 MB measured); a copy more is ~100
 
 
 @pytest.mark.slow
