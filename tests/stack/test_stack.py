@@ -83,8 +83,9 @@ class Stack:
             "STACK_TEST_MARK": self.mark,
         })
         env.update(self.extra_env)
-        self.proc = subprocess.Popen([str(ROOT / "docker" / "entrypoint.sh")], env=env, cwd=ROOT,
-                                     stdout=self.log.open("wb"), stderr=subprocess.STDOUT)
+        with self.log.open("wb") as log:
+            self.proc = subprocess.Popen([str(ROOT / "docker" / "entrypoint.sh")], env=env, cwd=ROOT,
+                                         stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
