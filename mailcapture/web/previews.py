@@ -96,8 +96,9 @@ async def forward_preview(request: web.Request) -> web.StreamResponse:
     url = f"{ctx.previewer_url}/preview/{quote(preview_id, safe='')}"
     headers = {k: request.headers[k] for k in FORWARDED_REQUEST_HEADERS if k in request.headers}
     try:
-        upstream_cm = ctx.http.get(url, params=request.query, headers=headers, allow_redirects=False,
-                                   timeout=aiohttp.ClientTimeout(total=FORWARD_TIMEOUT_SECONDS))
+        upstream_cm = ctx.http.request(request.method, url, params=request.query, headers=headers,
+                                       allow_redirects=False,
+                                       timeout=aiohttp.ClientTimeout(total=FORWARD_TIMEOUT_SECONDS))
         upstream = await upstream_cm.__aenter__()
     except (aiohttp.ClientError, TimeoutError) as exc:
         raise BadGateway(f"previewer unreachable: {exc}") from None
@@ -109,6 +110,9 @@ async def forward_preview(request: web.Request) -> web.StreamResponse:
             if name in upstream.headers:
                 resp.headers[name] = upstream.headers[name]
         await resp.prepare(request)
+        if request.method == "HEAD":
+            await resp.write_eof()
+            return resp
         try:
             async for chunk in upstream.content.iter_any():
                 await resp.write(chunk)
@@ -136,8 +140,9 @@ async def internal_blob(request: web.Request) -> web.StreamResponse:
     resp.headers["X-Filename"] = quote(rec.filename or rec.content_id, safe="")
     try:
         await resp.prepare(request)
-        async for chunk in chunks:
-            await resp.write(chunk)
+        if request.method != "HEAD":  # a HEAD answer is the headers alone
+            async for chunk in chunks:
+                await resp.write(chunk)
         await resp.write_eof()
     finally:
         aclose = getattr(chunks, "aclose", None)

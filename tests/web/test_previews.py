@@ -100,7 +100,10 @@ async def test_thumb_and_forwarding_through_the_previewer(
         assert "X-Size" not in resp.headers  # only known headers are passed back
     async with env.client.get("/preview/" + "0" * 64) as resp:
         assert resp.status == 404  # the previewer's own status comes back
-    assert previewer.app[STATE]["calls"] == 3
+    async with env.client.head(att["PreviewURL"]) as resp:
+        assert resp.status == 200 and resp.headers["Content-Length"] == str(len(PNG_1PX))
+        assert await resp.read() == b""
+    assert previewer.app[STATE]["calls"] == 4
 
 
 async def test_thumb_of_a_text_part_is_a_placeholder(
