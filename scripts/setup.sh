@@ -8,7 +8,7 @@ PYTHON=${PYTHON:-python3}
 VENV=${VENV:-.venv}
 # Debian packages the stack and its tests use. Missing ones are installed when running as root;
 # otherwise we say what is missing and carry on (the services run without them).
-DEB_PACKAGES=(${DEB_PACKAGES:-nginx libjemalloc2})
+DEB_PACKAGES=(${DEB_PACKAGES:-nginx libjemalloc2 chromium})
 
 missing=()
 for pkg in "${DEB_PACKAGES[@]}"; do
