@@ -26,6 +26,7 @@ GREETING_IDENT = "ESMTP mailcapture"
 IDLE_TIMEOUT = 300.0  # seconds without a command (or a DATA chunk) before the server hangs up
 # aiosmtpd's limit for one command line; EHLO raises MAIL's by the SIZE and SMTPUTF8 parameters.
 COMMAND_SIZE_LIMIT = SMTP.command_size_limit
+NULL_REVERSE_PATH = "<>"  # what aiosmtpd keeps for MAIL FROM:<>
 
 
 class Hooks:
@@ -41,6 +42,11 @@ class Hooks:
         # aiosmtpd handles pipelined commands (it reads them one by one) but does not say so.
         lines.insert(len(lines) - 1, status.EHLO_PIPELINING)
         return lines
+
+
+def envelope_sender(mail_from: str | None) -> str:
+    """The MAIL FROM address; "" for the null reverse-path ``<>`` of bounces and notifications."""
+    return "" if not mail_from or mail_from == NULL_REVERSE_PATH else mail_from
 
 
 def format_peer(peer: Any) -> str:
@@ -157,14 +163,14 @@ class CaptureSMTP(SMTP):
             self.close()
             return
         received = self.envelope
-        self._set_post_data_state()
+        self._set_post_data_state()  # type: ignore[no-untyped-call]
         if data is None:
             log.info("%s: message over %d bytes refused", format_peer(self.session.peer),
                      self._max_message_size)
             await self.push(status.MESSAGE_TOO_BIG)
             return
         envelope = Envelope(
-            mail_from=received.mail_from or "",
+            mail_from=envelope_sender(received.mail_from),
             rcpt_tos=list(received.rcpt_tos),
             data=data,
             username=username_of(self.session),
@@ -201,7 +207,7 @@ class CaptureSMTP(SMTP):
         return status.OK
 
 
-def _log_orphan_failure(task: asyncio.Task[None]) -> None:
+def _log_orphan_failure(task: asyncio.Future[None]) -> None:
     """A delivery whose client went away: nobody else will report its failure."""
     if not task.cancelled() and task.exception() is not None:
         log.error("delivery failed after the client went away", exc_info=task.exception())

@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-from collections.abc import Coroutine
-from typing import Any
+from collections.abc import Awaitable
 
 from mailcapture.smtp.auth import Authenticator, load_credentials
 from mailcapture.smtp.protocol import CaptureSMTP
@@ -39,7 +38,7 @@ class Registry:
 
     def __init__(self) -> None:
         self.connections: set[CaptureSMTP] = set()
-        self.deliveries: set[asyncio.Task[None]] = set()
+        self.deliveries: set[asyncio.Future[None]] = set()
 
     def add_connection(self, conn: CaptureSMTP) -> None:
         self.connections.add(conn)
@@ -47,13 +46,13 @@ class Registry:
     def discard_connection(self, conn: CaptureSMTP) -> None:
         self.connections.discard(conn)
 
-    def start_delivery(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
-        task = asyncio.get_running_loop().create_task(coro)
+    def start_delivery(self, delivery: Awaitable[None]) -> asyncio.Future[None]:
+        task = asyncio.ensure_future(delivery)
         self.deliveries.add(task)
         task.add_done_callback(self._delivery_done)
         return task
 
-    def _delivery_done(self, task: asyncio.Task[None]) -> None:
+    def _delivery_done(self, task: asyncio.Future[None]) -> None:
         self.deliveries.discard(task)
         if not task.cancelled():
             task.exception()  # retrieved here; the connection logs it (or is gone)

@@ -18,7 +18,7 @@ AUTH_MODES = (AUTH_OFF, AUTH_ANY, AUTH_FILE)
 class Envelope:
     """One received message, handed to :data:`Deliver`."""
 
-    mail_from: str
+    mail_from: str  # "" for the null reverse-path (MAIL FROM:<>)
     rcpt_tos: list[str]
     data: bytes  # the message exactly as received after dot-unstuffing (CRLF line ends kept)
     username: str  # authenticated user name or ""

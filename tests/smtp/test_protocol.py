@@ -79,6 +79,16 @@ async def test_out_of_order_commands(server: SMTPServer, sink: Sink) -> None:
     assert sink.data == [b""]
 
 
+def _null_sender(port: int) -> int:
+    with RawSMTPClient(HOST, port) as client:
+        return client.sendmail("", ["b@example.com"], b"Subject: bounce\r\n\r\nundeliverable\r\n").code
+
+
+async def test_null_reverse_path_is_an_empty_sender(server: SMTPServer, sink: Sink) -> None:
+    assert await in_thread(_null_sender, server.port) == 250
+    assert [(e.mail_from, e.rcpt_tos) for e in sink.received] == [("", ["b@example.com"])]
+
+
 @pytest.mark.parametrize(("peer", "text"), [
     (("127.0.0.1", 4321), "127.0.0.1:4321"),
     (("::1", 25, 0, 0), "[::1]:25"),
