@@ -2,25 +2,19 @@
 
 from __future__ import annotations
 
-import re
-
 from aiohttp import web
 
+from mailcapture import ingest
 from mailcapture.errors import BadRequest, NotFound
 from mailcapture.web import notify
 from mailcapture.web.common import STATS, ctx_of, json_body, json_ok, str_list, text_ok
 
-TAG_MAX_LENGTH = 100
-_SPACES = re.compile(r"\s+")
-
 
 def clean_tag(raw: str) -> str:
-    """A tag as stored: surrounding blanks trimmed, inner runs of blanks collapsed."""
-    tag = _SPACES.sub(" ", raw).strip()
+    """A tag as stored, cleaned exactly like tags from X-Tags and plus-addressing."""
+    tag = ingest.clean_tag(raw)
     if not tag:
-        raise BadRequest("tag names must not be empty")
-    if len(tag) > TAG_MAX_LENGTH:
-        raise BadRequest(f"tag names must be at most {TAG_MAX_LENGTH} characters")
+        raise BadRequest(f"invalid tag name {raw!r}: use letters, digits, spaces and . : / @ - _")
     return tag
 
 
@@ -29,9 +23,9 @@ def clean_tags(raw: list[str]) -> list[str]:
     seen: set[str] = set()
     out: list[str] = []
     for item in raw:
-        if not item.strip():
+        tag = ingest.clean_tag(item)
+        if not tag:
             continue
-        tag = clean_tag(item)
         if tag.lower() not in seen:
             seen.add(tag.lower())
             out.append(tag)

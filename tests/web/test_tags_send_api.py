@@ -81,3 +81,11 @@ async def test_send_over_the_size_limit_is_413(make_env: Any) -> None:
     await env.error("POST", "/api/v1/send", 413,
                     json=_send_body(Attachments=[{"Content": just_over, "Filename": "z.bin"}]))
     assert (await env.call("GET", "/api/v1/messages"))["total"] == 0
+
+
+async def test_api_tags_are_cleaned_like_header_tags(env: WebEnv) -> None:
+    a = await env.deliver(make_mail("a"))
+    await env.call("PUT", "/api/v1/tags", json={"IDs": [a], "Tags": ["  two   words ", "<b>bold</b>", "!!!"]})
+    (summary,) = (await env.call("GET", "/api/v1/messages"))["messages"]
+    assert set(summary["Tags"]) == {"two words", "bbold/b"}
+    await env.error("PUT", "/api/v1/tags/two words", 400, json={"Name": "***"})
