@@ -46,6 +46,9 @@ class App {
     this.bindSearch();
     this.bindKeyboard();
     $("#nav-toggle").addEventListener("click", () => this.toggleNav());
+    document.addEventListener("keydown", (ev) => {
+      if (ev.key === "Escape" && document.body.classList.contains("nav-open")) this.toggleNav(false);
+    });
     $("#nav-all").addEventListener("click", () => this.filterTag(""));
     window.addEventListener("hashchange", () => this.route());
     setInterval(() => refreshTimes(document), TIME_REFRESH_MS);
@@ -56,6 +59,11 @@ class App {
   // -- routing: "#/m/<id>" is a message, anything else the list ("#/?q=..&tag=..&start=..")
   route() {
     const hash = location.hash.slice(1) || "/";
+    if (!hash.startsWith("/")) {
+      // an in-page anchor (the skip link): move focus there, keep the view as it is
+      document.getElementById(hash)?.focus();
+      return;
+    }
     const m = hash.match(/^\/m\/(.+)$/);
     if (m) {
       this.showView("message");
@@ -150,7 +158,7 @@ class App {
 
   filterTag(tag) {
     this.inbox.setFilter({ tag, start: 0 });
-    document.body.classList.remove("nav-open");
+    this.toggleNav(false);
     if (this.view !== "list") this.back();
     else this.listChanged();
   }
@@ -180,8 +188,8 @@ class App {
     }
   }
 
-  toggleNav() {
-    const open = document.body.classList.toggle("nav-open");
+  toggleNav(force) {
+    const open = document.body.classList.toggle("nav-open", force);
     $("#nav-toggle").setAttribute("aria-expanded", String(open));
   }
 
