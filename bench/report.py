@@ -164,6 +164,12 @@ def render_markdown(result: dict[str, Any]) -> str:
         "MB/s = 10^6 bytes/s: median of per-message rates, and total bytes / wall time.",
         f"- Small: {params['small_count']} messages of {params['small_size'] / 1000:.1f} kB, ONE NEW CONNECTION EACH "
         f"(connect, EHLO, MAIL, RCPT, DATA, QUIT), {params['small_concurrency']} client thread(s).",
+        *(["- Interleaved (`--interleave`): all targets ran at once; each large message went to every target in "
+            "turn (one connection per target, order rotated per round), small messages in blocks of 100 per target "
+            "in turn, and the client waited before each turn until all targets were idle. MB/s totals are bytes / "
+            "summed per-message times."] if params.get("interleave") else []),
+        *([f"- Priority: client and targets ran at nice {params['nice']} (other work on the machine at 0)."]
+          if params.get("nice") is not None else []),
         *([f"- Repeats: the whole target sequence ran {params['repeat']} times; the targets below are judged on "
             "medians over repeats (ratios to MailDev taken within each repeat), peak RSS on the maximum."]
           if params.get("repeat", 1) > 1 else []),

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import shutil
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -29,127 +29,47 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import gen  # noqa: E402
-import httpfetch  # noqa: E402
-import psutil  # noqa: E402
+import interleave  # noqa: E402
+import phases  # noqa: E402
 import rawclient  # noqa: E402
 import report  # noqa: E402
 import targets as tg  # noqa: E402
+from phases import Messages  # noqa: E402
 
 RESULTS_DIR = tg.BENCH_DIR / "results"
 DEFAULT_TARGETS = "sink,maildev,mailcapture"
 FULL = {"large": 20, "small": 1000, "fetch": 20}
 QUICK = {"large": 3, "small": 100, "fetch": 5}
-LARGE_DEADLINE_S = 600.0
-SMALL_DEADLINE_S = 300.0
 MAX_REPEAT = 10
 
 
-@dataclass
-class Messages:
-    large: list[bytes]  # dot-stuffed
-    large_size: int
-    attachment5: list[bytes]  # decoded 5th attachment of each large message
-    small: list[bytes]  # dot-stuffed
-    small_size: int
-
-
-def build_messages(large_count: int, small_count: int) -> Messages:
-    large, att5, size = [], [], 0
-    for i in range(large_count):
-        msg = gen.large_message(i)
-        size = len(msg.raw)
-        large.append(rawclient.dot_stuff(msg.raw))
-        att5.append(msg.attachments[httpfetch.ATTACHMENT_INDEX].data)
-    small = [gen.small_message(i) for i in range(small_count)]
-    return Messages(large, size, att5, [rawclient.dot_stuff(m) for m in small], len(small[0]) if small else 0)
-
-
-def _tree_cpu_seconds(pid: int) -> float:
-    try:
-        root = psutil.Process(pid)
-        procs = [root, *root.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return 0.0
-    total = 0.0
-    for proc in procs:
-        try:
-            times = proc.cpu_times()
-            total += times.user + times.system
-        except psutil.NoSuchProcess:
-            pass
-    return total
-
-
 def run_target(spec: tg.TargetSpec, msgs: Messages, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
-    out: dict[str, Any] = {"name": spec.name, "kind": spec.kind, "compression": spec.compression}
+    """One target at a time: start, large run, disk + fetch, small run, stop."""
+    out = phases.new_result(spec)
     print(f"== {spec.name}: starting", flush=True)
     try:
-        target = tg.start_target(spec, workdir)
+        target = tg.start_target(spec, workdir, args.nice)
     except tg.TargetError as exc:
         out["error"] = str(exc)
         print(f"   {spec.name}: {exc}", flush=True)
         return out
     try:
-        out["startup_s"] = round(target.startup_seconds, 2)
-        out["idle_rss"] = tg.tree_rss(target.pid)
-        host, port = tg.HOST, target.smtp_port
-
+        phases.record_start(out, target)
         if msgs.large:
-            cpu0 = _tree_cpu_seconds(target.pid)
+            cpu0 = phases.tree_cpu_seconds(target.pid)
             with tg.RssSampler(target.pid) as sampler:
-                large = rawclient.run_large(host, port, len(msgs.large), lambda i: (msgs.large[i], msgs.large_size),
-                                            gen.SENDER, gen.RECIPIENTS, LARGE_DEADLINE_S)
-            cpu = _tree_cpu_seconds(target.pid) - cpu0
-            out["large"] = {
-                "count": len(large.timings), "size": msgs.large_size,
-                "median_mb_s": round(large.median_mb_per_s, 1), "total_mb_s": round(large.total_mb_per_s, 1),
-                "per_message_mb_s": [round(t.mb_per_s, 1) for t in large.timings],
-                "per_message_ms": [round(1000 * t.seconds, 1) for t in large.timings],
-                "peak_rss": sampler.peak, "peak_rss_by_process": sampler.peak_breakdown,
-                "rss_samples": sampler.samples,
-                "target_cpu_s_per_message": round(cpu / max(1, len(large.timings)), 3), "error": large.error,
-            }
-            print(f"   large: median {large.median_mb_per_s:.1f} MB/s, total {large.total_mb_per_s:.1f} MB/s, "
-                  f"peak RSS {sampler.peak / report.MB:.0f} MB" + (f", ERROR {large.error}" if large.error else ""),
-                  flush=True)
-            if target.data_dir is not None and large.timings:
-                disk = tg.dir_size(target.data_dir)
-                out["disk_after_large"] = disk
-                out["disk_ratio"] = round(disk / large.total_bytes, 3)
-                print(f"   data on disk: {disk / report.MB:.0f} MB ({out['disk_ratio']:.2f}x raw)", flush=True)
-            fetcher = {"mailcapture": httpfetch.fetch_mailcapture, "maildev": httpfetch.fetch_maildev}.get(spec.kind)
-            if fetcher is not None and target.http_port is not None and large.timings and args.fetch_repeats > 0 \
-                    and not (spec.kind == "maildev" and args.no_maildev_fetch):
-                try:
-                    res = fetcher(target.http_port, lambda i: msgs.attachment5[i], args.fetch_repeats)
-                except (OSError, httpfetch.FetchError, KeyError, TypeError, ValueError) as exc:
-                    res = httpfetch.FetchResult(error=f"{type(exc).__name__}: {exc}")
-                out["fetch"] = res.to_json()
-                print(f"   fetch 5th attachment: p50 {res.p50_ms:.1f} ms, p99 {res.p99_ms:.1f} ms"
-                      + (f", ERROR {res.error}" if res.error else ""), flush=True)
-
+                large = rawclient.run_large(tg.HOST, target.smtp_port, len(msgs.large),
+                                            lambda i: (msgs.large[i], msgs.large_size), gen.SENDER, gen.RECIPIENTS,
+                                            phases.LARGE_DEADLINE_S)
+            phases.record_large(out, large, msgs.large_size, sampler, phases.tree_cpu_seconds(target.pid) - cpu0)
+            phases.record_disk_and_fetch(out, target, msgs, large, args)
         if msgs.small:
             with tg.RssSampler(target.pid) as sampler:
-                small = rawclient.run_small(host, port, msgs.small, gen.SENDER, gen.RECIPIENTS,
-                                            concurrency=args.concurrency, deadline_s=SMALL_DEADLINE_S)
-            lat = sorted(small.latencies)
-            out["small"] = {
-                "count": len(msgs.small), "sent": small.sent, "failed": small.failed,
-                "concurrency": args.concurrency, "msgs_per_s": round(small.messages_per_s, 1),
-                "latency_p50_ms": round(1000 * lat[len(lat) // 2], 2) if lat else None,
-                "peak_rss": sampler.peak, "errors": small.errors,
-            }
-            print(f"   small: {small.messages_per_s:.0f} msgs/s ({small.sent} sent, {small.failed} failed)", flush=True)
-        out["alive_at_end"] = target.alive()
+                small = rawclient.run_small(tg.HOST, target.smtp_port, msgs.small, gen.SENDER, gen.RECIPIENTS,
+                                            concurrency=args.concurrency, deadline_s=phases.SMALL_DEADLINE_S)
+            phases.record_small(out, small, len(msgs.small), args.concurrency, sampler)
     finally:
-        if any((out.get(k) or {}).get("error") or (out.get(k) or {}).get("errors") for k in ("large", "small", "fetch")):
-            out["log_tail"] = target.log_tail()
-        rc = target.stop()
-        out["exit_code"] = rc
-        if target.data_dir is not None:
-            out["disk_after_stop"] = tg.dir_size(target.data_dir)
-        if not args.keep_data and target.data_dir is not None:
-            shutil.rmtree(target.data_dir, ignore_errors=True)
+        phases.finish(out, target, args.keep_data)
     return out
 
 
@@ -164,6 +84,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--concurrency", type=int, default=1, help="client threads for the small run (default 1)")
     p.add_argument("--repeat", type=int, default=1,
                    help="run the whole target sequence this many times; targets judged on medians (default 1)")
+    p.add_argument("--interleave", action="store_true",
+                   help="run all targets at once and take turns per message (fairer on a shared, noisy machine)")
+    p.add_argument("--nice", type=int, default=None,
+                   help="scheduling priority for the client and the targets, e.g. -10 (needs root) to shield the "
+                        "measurement from other work on the machine")
     p.add_argument("--no-maildev-fetch", action="store_true", help="skip MailDev's attachment fetch")
     p.add_argument("--keep-data", action="store_true", help="keep data dirs and logs (printed at the end)")
     p.add_argument("--out", type=Path, default=RESULTS_DIR, help="results directory (default bench/results)")
@@ -192,15 +117,20 @@ def main(argv: list[str] | None = None) -> int:
     started = datetime.now(timezone.utc)
     t0 = time.perf_counter()
     print(f"generating {args.large} large and {args.small} small messages ...", flush=True)
-    msgs = build_messages(args.large, args.small)
+    if args.nice is not None:
+        os.setpriority(os.PRIO_PROCESS, 0, args.nice)
+    msgs = phases.build_messages(args.large, args.small)
     workdir = Path(tempfile.mkdtemp(prefix="smtp-bench-"))
     results = []
     try:
         for repeat in range(args.repeat):
             if args.repeat > 1:
                 print(f"-- repeat {repeat + 1}/{args.repeat}", flush=True)
-            for spec in args.specs:
-                results.append({"repeat": repeat, **run_target(spec, msgs, args, workdir)})
+            if args.interleave:
+                runs = interleave.run_interleaved(args.specs, msgs, args, workdir)
+            else:
+                runs = [run_target(spec, msgs, args, workdir) for spec in args.specs]
+            results.extend({"repeat": repeat, **run} for run in runs)
     finally:
         if not args.keep_data:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -210,7 +140,8 @@ def main(argv: list[str] | None = None) -> int:
         "environment": report.environment(tg.REPO_DIR, tg.MAILDEV_DIR),
         "params": {"command": args.command, "large_count": args.large, "large_size": msgs.large_size,
                    "small_count": args.small, "small_size": msgs.small_size, "small_concurrency": args.concurrency,
-                   "repeat": args.repeat,
+                   "repeat": args.repeat, "interleave": args.interleave,
+                   "nice": args.nice,
                    "fetch_repeats": args.fetch_repeats,
                    "attachment_size": len(msgs.attachment5[0]) if msgs.attachment5 else 0},
         "targets": results,
