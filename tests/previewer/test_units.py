@@ -172,3 +172,11 @@ async def test_uncollected_result_expires() -> None:
     await asyncio.sleep(0.2)
     assert flights.results_waiting == 0 and len(flights) == 0
     assert metrics.registry.get_sample_value("previewer_results_expired_total") == 1
+
+
+def test_docs_settings_table_is_current() -> None:
+    from mailcapture.docs import render
+
+    text = (ROOT / "docs" / "previewer.md").read_text()
+    assert render(text) == text, "docs/previewer.md is stale: run python -m mailcapture.docs docs/previewer.md"
+    assert all(f"`{s.env}`" in text for s in SETTINGS)

@@ -283,3 +283,16 @@ async def test_wait_0_sees_a_lasting_error_without_starting_over(origin: Origin,
 
     await until(failed)
     assert origin.hits[blob_id] == 1
+
+
+async def test_sigterm_stops_cleanly(origin: Origin, start_previewer: Callable[..., PreviewerProcess],
+                                     http: aiohttp.ClientSession) -> None:
+    proc = start_previewer(THUMBNAIL_TASK_WORKERS="1")
+    workers = [w["pid"] for q in (await health(http, proc.url))["queues"].values() for w in q["workers"]]
+    async with http.get(f"{proc.url}/preview/{origin.add(samples.bmp(1500, 1000) + b'term')}") as resp:
+        assert resp.status == 200
+    assert await asyncio.to_thread(proc.stop) == 0
+    for pid in workers:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    assert list(proc.tmpdir.iterdir()) == [], "private temp dirs removed"
