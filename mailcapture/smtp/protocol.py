@@ -89,6 +89,7 @@ class CaptureSMTP(SMTP):
         )
         self._deliver = deliver
         self._registry = registry
+        self._refused = False
         self._max_message_size = max_message_size
         self._max_recipients = max_recipients
         self._auth_enabled = authenticator is not None
@@ -97,14 +98,29 @@ class CaptureSMTP(SMTP):
     # -- connection bookkeeping -------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         first = self._handler_coroutine is None  # it is called again after STARTTLS
+        if first and self._registry.full():
+            # Refused before aiosmtpd sets anything up; connection_lost below skips it too.
+            self._refused = True
+            log.warning("refusing a connection: %d clients connected", len(self._registry.connections))
+            assert isinstance(transport, asyncio.WriteTransport)
+            transport.write(status.TOO_MANY_CONNECTIONS.encode() + b"\r\n")
+            transport.close()
+            return
         super().connection_made(transport)
         if first and self._handler_coroutine is not None:
             self._handler_coroutine.add_done_callback(_retrieve)
         self._registry.add_connection(self)
 
     def connection_lost(self, error: Exception | None) -> None:
+        if self._refused:
+            return
         self._registry.discard_connection(self)
         super().connection_lost(error)
+        # StreamReaderProtocol keeps the error in a future nobody awaits (aiosmtpd passes its
+        # TLSSetupException here after a failed STARTTLS); mark it seen so no "never retrieved".
+        closed: asyncio.Future[None] | None = getattr(self, "_closed", None)
+        if closed is not None and closed.done() and not closed.cancelled():
+            closed.exception()
 
     def close(self) -> None:
         """Hang up (used when the server shuts down)."""

@@ -36,9 +36,13 @@ def _quiet_aiosmtpd() -> None:
 class Registry:
     """Open connections and running deliveries of one server (bounded by the open connections)."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_connections: int) -> None:
+        self.max_connections = max_connections
         self.connections: set[CaptureSMTP] = set()
         self.deliveries: set[asyncio.Future[None]] = set()
+
+    def full(self) -> bool:
+        return len(self.connections) >= self.max_connections
 
     def add_connection(self, conn: CaptureSMTP) -> None:
         self.connections.add(conn)
@@ -115,7 +119,7 @@ async def start_smtp(config: SMTPConfig, deliver: Deliver) -> SMTPServer:
     tls_context = _tls_context(config)
     _quiet_aiosmtpd()
     loop = asyncio.get_running_loop()
-    registry = Registry()
+    registry = Registry(config.max_connections)
 
     def factory() -> CaptureSMTP:
         return CaptureSMTP(

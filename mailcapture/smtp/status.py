@@ -4,6 +4,7 @@ from __future__ import annotations
 
 OK = "250 2.0.0 OK"
 DATA_GO_AHEAD = "354 End data with <CR><LF>.<CR><LF>"
+TOO_MANY_CONNECTIONS = "421 4.3.2 Too many connections, try again later"
 DELIVERY_FAILED = "451 4.3.0 Error: could not store the message, try again later"
 TOO_MANY_RECIPIENTS = "452 4.5.3 Error: too many recipients"
 MESSAGE_TOO_BIG = "552 5.3.4 Error: message size exceeds fixed maximum message size"

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 DEFAULT_MAX_MESSAGE_SIZE = 50 * 1024 * 1024
 DEFAULT_MAX_RECIPIENTS = 100
+DEFAULT_MAX_CONNECTIONS = 1000
 
 AUTH_OFF = "off"
 AUTH_ANY = "any"
@@ -46,6 +47,7 @@ class SMTPConfig:
     auth_require: bool = False  # refuse MAIL before AUTH (ignored, with a warning, when auth is off)
     tls_cert: str = ""  # STARTTLS is offered when both cert and key are set
     tls_key: str = ""
+    max_connections: int = DEFAULT_MAX_CONNECTIONS  # more clients at once get "421" and are hung up on
 
     def validate(self) -> None:
         """Raise ``ValueError`` with a clear message for an unusable configuration."""
@@ -57,6 +59,8 @@ class SMTPConfig:
             raise ValueError("STARTTLS needs both a certificate and a key")
         if self.max_message_size < 1:
             raise ValueError(f"max_message_size must be positive, not {self.max_message_size}")
+        if self.max_connections < 1:
+            raise ValueError(f"max_connections must be positive, not {self.max_connections}")
         if self.max_recipients < 1:
             raise ValueError(f"max_recipients must be positive, not {self.max_recipients}")
         if not 0 <= self.port <= 65535:

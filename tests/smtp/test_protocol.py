@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import struct
 
@@ -9,7 +10,7 @@ import pytest
 
 from mailcapture.smtp import SMTPServer
 from mailcapture.smtp.protocol import format_peer
-from tests.smtp.helpers import HOST, Sink, connect, in_thread, sendmail
+from tests.smtp.helpers import HOST, Sink, connect, in_thread, running, sendmail
 from tests.smtp.rawclient import RawSMTPClient, expect
 
 MESSAGE = b"Subject: x\r\n\r\nbody\r\n"
@@ -96,3 +97,29 @@ async def test_null_reverse_path_is_an_empty_sender(server: SMTPServer, sink: Si
 ])
 def test_format_peer(peer: object, text: str) -> None:
     assert format_peer(peer) == text
+
+
+def _greeting_codes(port: int, count: int) -> tuple[list[int], int]:
+    clients = [RawSMTPClient(HOST, port) for _ in range(count)]
+    try:
+        codes = [c.greeting.code for c in clients]
+    finally:
+        for c in clients[1:]:
+            c.close()
+    # the first one is still connected and still works
+    with clients[0] as first:
+        return codes, first.command("NOOP").code
+
+
+async def test_clients_over_max_connections_get_421(sink: Sink) -> None:
+    async with running(sink, max_connections=2) as server:
+        codes, noop = await in_thread(_greeting_codes, server.port, 3)
+        assert codes == [220, 220, 421] and noop == 250
+        for _ in range(100):  # the slots come back once the server saw the clients go
+            if (await in_thread(_greeting_codes, server.port, 2))[0] == [220, 220]:
+                break
+            await asyncio.sleep(0.02)
+        else:
+            pytest.fail("connection slots were not released")
+        await in_thread(sendmail, server.port, MESSAGE)
+    assert sink.data == [MESSAGE]
