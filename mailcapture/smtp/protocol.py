@@ -210,7 +210,11 @@ class CaptureSMTP(SMTP):
 
     async def _hand_over(self, envelope: Envelope) -> str:
         """Deliver; the reply is 250 only once ``deliver`` returned."""
-        delivery = self._registry.start_delivery(self._deliver(envelope))
+        try:
+            delivery = self._registry.start_delivery(self._deliver(envelope))
+        except Exception:  # a deliver that is not a coroutine function may raise right here
+            log.exception("%s: delivery failed", envelope.peer)
+            return status.DELIVERY_FAILED
         try:
             # Shielded: a client hanging up after the end of DATA does not cut a store in half.
             await asyncio.shield(delivery)

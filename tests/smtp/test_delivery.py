@@ -121,6 +121,21 @@ async def test_any_exception_from_deliver_is_451_and_the_session_goes_on(server:
     assert sink.data == [b"second\r\n"]
 
 
+def _broken_deliver(envelope: Envelope) -> None:
+    raise DeliveryError("not even a coroutine")
+
+
+@pytest.mark.parametrize("deliver", [_broken_deliver, lambda envelope: None], ids=["raises", "not awaitable"])
+async def test_a_broken_deliver_callable_is_451_too(deliver: object) -> None:
+    server = await start_smtp(SMTPConfig(host=HOST, port=0), deliver)  # type: ignore[arg-type]
+    try:
+        with pytest.raises(smtplib.SMTPDataError) as info:
+            await in_thread(sendmail, server.port, SIMPLE)
+        assert info.value.smtp_code == 451
+    finally:
+        await server.close()
+
+
 async def test_250_only_after_deliver_returned(sink: Sink) -> None:
     release = asyncio.Event()
     entered = asyncio.Event()
