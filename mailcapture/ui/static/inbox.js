@@ -1,7 +1,7 @@
 // The message list: paging, live updates, selection and the keyboard cursor.
 
 import { PAGE_SIZE, deleteMessages, deleteSearch, listMessages, setRead } from "./api.js";
-import { clear, h } from "./dom.js";
+import { clear, h, icon } from "./dom.js";
 import { formatCount } from "./format.js";
 import { messageRow } from "./rows.js";
 
@@ -206,7 +206,9 @@ export class Inbox {
     clear(els.list).append(...rows);
     if (focusedRow) this.focusCursor();
     els.empty.hidden = this.messages.length > 0 || !this.loaded;
-    els.empty.textContent = this.query ? "No messages match this search." : "No messages yet. Send mail to the SMTP port and it appears here.";
+    clear(els.empty).append(icon(this.query ? "search" : "inbox"),
+      h("strong", { text: this.query ? "No messages match this search" : "No messages yet" }),
+      h("span", { text: this.query ? "Try fewer words, or press Esc to clear the search." : "Mail sent to the SMTP port appears here as it arrives." }));
     this.renderToolbar();
   }
 
