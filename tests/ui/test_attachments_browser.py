@@ -15,6 +15,16 @@ from tests.ui.servers import Stack
 pytestmark = pytest.mark.browser
 
 SUBJECT = "Holiday photos, report and a clip"
+BACKGROUND = (
+    simple_mail("Password reset requested", "Security <security@acme.test>", "jane@example.com",
+                "Someone asked to reset your password. If it was you, use the code 834112.", tags="security"),
+    simple_mail("Your invoice #1043", "Billing <billing@shop.test>", "dev@example.com",
+                "Invoice total: 42.00 EUR. Thank you for your order.", tags="billing"),
+    simple_mail("Welcome to Acme — confirm your address", "Acme Accounts <no-reply@acme.test>",
+                "new.user@example.com", "Please confirm your address by clicking the link below.", tags="signup"),
+    simple_mail("Build #2291 passed", "CI <ci@builds.test>", "team@example.com",
+                "All 1,204 tests passed in 3m12s on main."),
+)
 THUMBS_TIMEOUT_MS = 30_000
 
 
@@ -56,12 +66,12 @@ def test_media_mail_appears_live_and_thumbnails_load(
     open_inbox(page, stack)
     assert page.locator("#message-list .msg").count() == 0
 
-    send(stack.smtp_port, simple_mail("Password reset requested", "Security <security@acme.test>",
-                                      "jane@example.com", "Use the code 834112.", tags="security"))
+    send(stack.smtp_port, *BACKGROUND)
     send(stack.smtp_port, media_mail(SUBJECT))
     row(page, SUBJECT).wait_for()
     assert same_document(page), "the inbox reloaded instead of updating live"
-    assert page.title().startswith("(2) ")
+    unread = len(BACKGROUND) + 1
+    page.wait_for_function("n => document.title.startsWith(`(${n}) `)", arg=unread)
     first = row(page, SUBJECT)
     assert "unread" in (first.get_attribute("class") or "")
     assert first.locator(".msg-attachments").inner_text().strip() == "4"
@@ -79,7 +89,7 @@ def test_media_mail_appears_live_and_thumbnails_load(
     srcs = page.locator(".attachment-grid img.thumb-img").evaluate_all("imgs => imgs.map(i => i.getAttribute('src'))")
     assert all(src.startswith("/preview/") and src.endswith("?size=256") for src in srcs)
     assert page.locator(".attachment-grid img.thumb-img").evaluate_all("imgs => imgs.every(i => i.loading === 'lazy')")
-    page.wait_for_function("() => document.title.startsWith(\"(1) \")")
+    page.wait_for_function("n => document.title.startsWith(`(${n}) `)", arg=unread - 1)
     page.screenshot(path=str(artifacts / "message-attachments.png"))
     _click_tile_opens_part(page, stack, "photo.jpg", "image/jpeg")
     _click_tile_opens_part(page, stack, "report.pdf", "application/pdf")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -128,6 +129,14 @@ def test_keyboard_open_and_back_marks_read(stack: Stack, new_page: Callable[...,
     page.locator(".header-table th", has_text="Subject").wait_for()
     page.get_by_role("tab", name="Text").click()
     assert "Confirm your address" in page.locator(".text-body").inner_text()
+
+    with page.expect_download() as download_info:
+        page.locator("a", has_text=".eml").click()
+    download = download_info.value
+    assert download.suggested_filename.endswith(".eml")
+    msg_id = page.url.rsplit("/", 1)[1]
+    _, _, raw = stack.capture.request("GET", f"/api/v1/message/{msg_id}/raw")
+    assert Path(download.path()).read_bytes() == raw
 
     page.keyboard.press("Escape")
     page.wait_for_selector("#inbox-view:not([hidden])")
