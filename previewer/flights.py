@@ -45,6 +45,9 @@ class Flights(Generic[T]):
         self.retry_after = retry_after
         self._map: OrderedDict[Key, Flight[T]] = OrderedDict()
         self._waiting = 0  # finished, uncollected
+        self.waiters = 0  # requests awaiting any flight right now
+        self.idle = asyncio.Event()  # set while no request awaits a flight
+        self.idle.set()
 
     def __len__(self) -> int:
         return len(self._map)
@@ -71,10 +74,15 @@ class Flights(Generic[T]):
         else:
             self.metrics.flights_joined.inc()
         flight.waiters += 1
+        self.waiters += 1
+        self.idle.clear()
         try:
             return await asyncio.shield(flight.future), False
         finally:
             flight.waiters -= 1
+            self.waiters -= 1
+            if self.waiters == 0:
+                self.idle.set()
 
     def start(self, key: Key, produce: Callable[[], Awaitable[T]]) -> Flight[T]:
         """Register a new flight (before its work is queued anywhere) and start its task."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import importlib.metadata
 import logging
@@ -30,7 +31,8 @@ log = logging.getLogger(__name__)
 
 RENDER_VERSION = "1"  # bump when the output of a renderer changes
 EXIT_MEMORY = 3
-WATCHDOG_GRACE = 0.3  # seconds for in-flight answers to reach their clients before exiting
+WATCHDOG_ANSWER_WAIT = 2.0  # at most this long for every waiting request to take its 503
+WATCHDOG_GRACE = 0.3  # then this long for those answers to be written out before exiting
 MAX_PREWARM_ITEMS = 500
 PREVIEWABLE_HINTS = ("image/", "video/", "application/pdf", "application/x-photoshop", "application/octet-stream",
                      "application/x-pdf")
@@ -210,6 +212,8 @@ class Previewer:
         """Answer everyone (503), kill the workers, exit non-zero for the supervisor to restart us."""
         self.dying = True
         self.flights.fail_all(Busy("the previewer ran out of memory and is restarting", self.settings.retry_after))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.flights.idle.wait(), WATCHDOG_ANSWER_WAIT)
         await asyncio.sleep(WATCHDOG_GRACE)
         for pid in self.worker_pids():
             try:
