@@ -15,10 +15,11 @@ from tests.ui.servers import Collector, Stack
 pytestmark = pytest.mark.browser
 
 SUBJECT = "Totally harmless newsletter"
-SETTLE_MS = 700
+SETTLE_MS = 500
 FLAG = "() => [window.pwned, window.top.pwned, document.documentElement.dataset.pwned]"
 
 
+@pytest.mark.slow
 def test_hostile_html_runs_nothing(
     stack: Stack, collector: Collector, new_page: Callable[..., Any], artifacts: Path,
 ) -> None:
@@ -49,9 +50,8 @@ def test_hostile_html_runs_nothing(
     page.locator(".remote-banner button", has_text="Load remote images").click()
     frame.locator("#hello").wait_for()
     page.wait_for_function("() => document.querySelector('.remote-banner.loaded') !== null")
-    deadline_hits = ("/track.png",)
     page.wait_for_timeout(SETTLE_MS)
-    assert all(collector.hits[path] >= 1 for path in deadline_hits), dict(collector.hits)
+    assert collector.hits["/track.png"] >= 1, dict(collector.hits)
     assert not {"/evil.js", "/frame.html", "/collect", "/refresh"} & set(collector.hits), dict(collector.hits)
     assert page.evaluate(FLAG) == [None, None, None]
 
