@@ -1,0 +1,166 @@
+"""Latency and throughput rounds: the previewer (1 and 2 workers per queue, cache off) against the bare
+library call, thumbor and vipsthumbnail — interleaved kind by kind inside each round, so a burst of load
+from other users of the machine hits every contender alike. Ratios are taken per round; medians reported.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+import loadgen as lg
+import refs
+from gen_inputs import Input
+
+THUMBOR_KINDS = ("jpeg12", "png", "jpeg64")  # thumbor's PIL engine renders images only
+VIPS_KINDS = ("jpeg12", "png", "pdf", "jpeg64")  # vipsthumbnail has no video loader
+# Prometheus format label of each kind (previewer_render_seconds{format=...}).
+FORMAT_OF = {"jpeg12": "jpeg", "jpeg64": "jpeg", "png": "png", "pdf": "pdf", "video": "video"}
+
+
+@dataclass(frozen=True)
+class Plan:
+    rounds: int
+    seq: dict[str, int]  # kind -> sequential requests per round
+    per_client: dict[str, int]  # kind -> requests per client in a throughput run
+    clients: tuple[int, ...] = (2, 4)
+    vips_copies: int = 10
+
+
+@dataclass
+class Subjects:
+    inputs: dict[str, list[Input]]  # kind -> variants
+    paths: dict[str, Path]  # sha256 -> file on disk (same bytes as the mail attachment)
+    previewers: dict[int, str]  # workers per queue -> base URL
+    thumbor: str | None
+    vips: bool
+    workdir: Path
+    rounds: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _urls(s: Subjects, kind: str, base: str) -> list[str]:
+    return [lg.preview_url(base, i.sha256) for i in s.inputs[kind]]
+
+
+def _thumbor_urls(s: Subjects, kind: str) -> list[str]:
+    assert s.thumbor is not None
+    return [refs.thumbor_url(s.thumbor, s.paths[i.sha256].name) for i in s.inputs[kind]]
+
+
+async def warm_up(http: aiohttp.ClientSession, s: Subjects) -> None:
+    """One request per variant and contender (imports, page cache, first-call costs out of the way)."""
+    for kind in s.inputs:
+        for base in s.previewers.values():
+            for url in _urls(s, kind, base):
+                await lg.fetch(http, url, "miss")
+        if s.thumbor and kind in THUMBOR_KINDS:
+            for url in _thumbor_urls(s, kind):
+                await lg.fetch(http, url, None)
+
+
+async def _previewer_seq(http: aiohttp.ClientSession, base: str, kind: str, url: str, n: int) -> dict[str, Any]:
+    before_r = await lg.metric_sums(http, base, "previewer_render_seconds", "format")
+    before_t = await lg.metric_sums(http, base, "previewer_task_duration_seconds", "queue")
+    lat = await lg.sequential(http, [url], n, "miss")
+    after_r = await lg.metric_sums(http, base, "previewer_render_seconds", "format")
+    after_t = await lg.metric_sums(http, base, "previewer_task_duration_seconds", "queue")
+    out: dict[str, Any] = lg.summary_ms(lat)
+    render = lg.mean_between(before_r, after_r, FORMAT_OF[kind])
+    queue = "image" if kind in ("jpeg12", "jpeg64", "png") else "document" if kind == "pdf" else "video"
+    task = lg.mean_between(before_t, after_t, queue)
+    out["worker_render_mean_ms"] = round(render * 1000, 2) if render is not None else None
+    out["worker_task_mean_ms"] = round(task * 1000, 2) if task is not None else None
+    out["samples_ms"] = [round(x * 1000, 2) for x in lat]
+    return out
+
+
+async def one_round(http: aiohttp.ClientSession, s: Subjects, plan: Plan, index: int) -> dict[str, Any]:
+    result: dict[str, Any] = {"round": index, "latency": {}, "throughput": {}}
+    for kind, variants in s.inputs.items():
+        n = plan.seq[kind]
+        first = variants[0]
+        entry: dict[str, Any] = {}
+        bare = await asyncio.to_thread(lg.timed, refs.bare_call(kind, first.data, s.paths[first.sha256]), n)
+        entry["bare"] = {**lg.summary_ms(bare), "samples_ms": [round(x * 1000, 2) for x in bare]}
+        for workers, base in s.previewers.items():
+            entry[f"previewer_w{workers}"] = await _previewer_seq(
+                http, base, kind, lg.preview_url(base, first.sha256), n)
+        if s.thumbor and kind in THUMBOR_KINDS:
+            lat = await lg.sequential(http, _thumbor_urls(s, kind)[:1], n, None)
+            entry["thumbor"] = {**lg.summary_ms(lat), "samples_ms": [round(x * 1000, 2) for x in lat]}
+        if s.vips and kind in VIPS_KINDS:
+            batch, single = await asyncio.to_thread(refs.vips_batch, s.paths[first.sha256], plan.vips_copies,
+                                                    s.workdir)
+            entry["vips"] = {"batch_per_item_ms": round(batch / plan.vips_copies * 1000, 2),
+                             "single_process_ms": round(single * 1000, 2),
+                             "marginal_per_item_ms": round((batch - single) / (plan.vips_copies - 1) * 1000, 2)}
+        result["latency"][kind] = entry
+        result["throughput"][kind] = await _throughput(http, s, plan, kind)
+    return result
+
+
+async def _throughput(http: aiohttp.ClientSession, s: Subjects, plan: Plan, kind: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    per_client = plan.per_client[kind]
+    contenders: dict[str, list[str]] = {f"previewer_w{w}": _urls(s, kind, base) for w, base in s.previewers.items()}
+    if s.thumbor and kind in THUMBOR_KINDS:
+        contenders["thumbor"] = _thumbor_urls(s, kind)
+    for name, urls in contenders.items():
+        expect = None if name == "thumbor" else "miss"
+        for clients in plan.clients:
+            client_urls = [[urls[c % len(urls)]] for c in range(clients)]
+            t = await lg.concurrent(http, client_urls, per_client, expect)
+            out[f"{name}_c{clients}"] = {"items": t.items, "seconds": round(t.seconds, 3),
+                                         "per_second": round(t.per_second, 2),
+                                         "p50_ms": round(lg.percentile(t.latencies, 50) * 1000, 2)}
+    return out
+
+
+def _med(values: list[float | None]) -> float | None:
+    vals = [v for v in values if v is not None]
+    return round(statistics.median(vals), 3) if vals else None
+
+
+def summarise(rounds: list[dict[str, Any]], kinds: list[str], workers: list[int],
+              clients: tuple[int, ...]) -> dict[str, Any]:
+    """Per kind: median over rounds of each p50, pooled p99, per-round ratios and their medians."""
+    out: dict[str, Any] = {}
+    for kind in kinds:
+        lat = [r["latency"][kind] for r in rounds]
+        thr = [r["throughput"][kind] for r in rounds]
+        names = [n for n in lat[0] if n != "vips"]
+        k: dict[str, Any] = {"latency": {}, "throughput": {}, "ratios": {}}
+        for name in names:
+            pooled = [x for r in lat for x in r[name]["samples_ms"]]
+            k["latency"][name] = {
+                "p50_ms_median_of_rounds": _med([r[name]["p50_ms"] for r in lat]),
+                "p50_ms_rounds": [r[name]["p50_ms"] for r in lat],
+                "p99_ms_pooled": round(lg.percentile(pooled, 99), 2), "n_pooled": len(pooled)}
+            if name.startswith("previewer"):
+                k["latency"][name]["worker_render_mean_ms"] = _med([r[name]["worker_render_mean_ms"] for r in lat])
+                k["latency"][name]["worker_task_mean_ms"] = _med([r[name]["worker_task_mean_ms"] for r in lat])
+        if "vips" in lat[0]:
+            k["latency"]["vips"] = {f: _med([r["vips"][f] for r in lat]) for f in lat[0]["vips"]}
+        for key in thr[0]:
+            k["throughput"][key] = {"per_second_median": _med([r[key]["per_second"] for r in thr]),
+                                    "per_second_rounds": [r[key]["per_second"] for r in thr]}
+        for w in workers:
+            k["ratios"][f"overhead_w{w}_vs_bare_p50"] = _med(
+                [r[f"previewer_w{w}"]["p50_ms"] / r["bare"]["p50_ms"] for r in lat])
+        if "thumbor" in lat[0]:
+            k["ratios"]["w1_p50_vs_thumbor_p50"] = _med(
+                [r["previewer_w1"]["p50_ms"] / r["thumbor"]["p50_ms"] for r in lat])
+            for c in clients:
+                k["ratios"][f"w1_c{c}_throughput_vs_thumbor"] = _med(
+                    [r[f"previewer_w1_c{c}"]["per_second"] / r[f"thumbor_c{c}"]["per_second"] for r in thr])
+        if 1 in workers and 2 in workers:
+            for c in clients:
+                k["ratios"][f"scaling_w2_over_w1_c{c}"] = _med(
+                    [r[f"previewer_w2_c{c}"]["per_second"] / r[f"previewer_w1_c{c}"]["per_second"] for r in thr])
+        out[kind] = k
+    return out

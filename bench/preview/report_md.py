@@ -1,0 +1,130 @@
+"""Markdown tables from the benchmark's JSON (``bench/results/preview.json``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+OVERHEAD_MAX = 1.30
+SCALING_MIN = 1.6
+CACHED_P50_MAX_MS = 5.0
+ISOLATION_MAX = 1.5
+KIND_LABEL = {"jpeg12": "JPEG 12 MP", "png": "PNG 2560x1440", "pdf": "PDF 20 p. (page 1)",
+              "video": "MP4 5 s 640x360", "jpeg64": "JPEG 64 MP"}
+
+
+def _v(x: Any, unit: str = "") -> str:
+    return "–" if x is None else f"{x:g}{unit}" if isinstance(x, (int, float)) else str(x)
+
+
+def _verdict(ok: bool | None) -> str:
+    return "–" if ok is None else "**met**" if ok else "**MISSED**"
+
+
+def latency_table(cmp: dict[str, Any]) -> list[str]:
+    lines = ["| input | bare library p50 | previewer w1 p50 / p99 | previewer w2 p50 / p99 | in-worker render "
+             "(w1 mean) | thumbor p50 / p99 | vipsthumbnail batch / marginal / 1 process |",
+             "|---|---|---|---|---|---|---|"]
+    for kind, k in cmp.items():
+        lat = k["latency"]
+
+        def pair(name: str) -> str:
+            if name not in lat:
+                return "–"
+            return f"{_v(lat[name]['p50_ms_median_of_rounds'])} / {_v(lat[name]['p99_ms_pooled'])}"
+
+        vips = lat.get("vips")
+        vips_s = (f"{_v(vips['batch_per_item_ms'])} / {_v(vips['marginal_per_item_ms'])} / "
+                  f"{_v(vips['single_process_ms'])}") if vips else "–"
+        lines.append(f"| {KIND_LABEL.get(kind, kind)} | {_v(lat['bare']['p50_ms_median_of_rounds'])} | "
+                     f"{pair('previewer_w1')} | {pair('previewer_w2')} | "
+                     f"{_v(lat['previewer_w1'].get('worker_render_mean_ms'))} | {pair('thumbor')} | {vips_s} |")
+    return lines
+
+
+def throughput_table(cmp: dict[str, Any]) -> list[str]:
+    lines = ["| input | w1 c2 | w1 c4 | w2 c2 | w2 c4 | thumbor c2 | thumbor c4 | scaling w2/w1 (c4) |",
+             "|---|---|---|---|---|---|---|---|"]
+    for kind, k in cmp.items():
+        t = k["throughput"]
+
+        def cell(key: str) -> str:
+            return _v(t[key]["per_second_median"]) if key in t else "–"
+
+        lines.append(f"| {KIND_LABEL.get(kind, kind)} | {cell('previewer_w1_c2')} | {cell('previewer_w1_c4')} | "
+                     f"{cell('previewer_w2_c2')} | {cell('previewer_w2_c4')} | {cell('thumbor_c2')} | "
+                     f"{cell('thumbor_c4')} | {_v(k['ratios'].get('scaling_w2_over_w1_c4'))} |")
+    return lines
+
+
+def targets_table(out: dict[str, Any]) -> list[str]:
+    cmp = out["comparison"]
+    lines = ["| target | measured | verdict |", "|---|---|---|"]
+    for kind, k in cmp.items():
+        r = k["ratios"]
+        ov = r.get("overhead_w1_vs_bare_p50")
+        lines.append(f"| service adds <= 30 % to the bare call, p50, {KIND_LABEL[kind]} (w1) | x{_v(ov)} "
+                     f"(w2: x{_v(r.get('overhead_w2_vs_bare_p50'))}) | {_verdict(None if ov is None else ov <= OVERHEAD_MAX)} |")
+    for kind, k in cmp.items():
+        r = k["ratios"]
+        if "w1_p50_vs_thumbor_p50" in r:
+            lat, thr = r["w1_p50_vs_thumbor_p50"], r.get("w1_c4_throughput_vs_thumbor")
+            ok = lat <= 1.0 and (thr is None or thr >= 1.0)
+            lines.append(f"| at least as fast as thumbor, 1 worker, {KIND_LABEL[kind]} | p50 x{_v(lat)} of "
+                         f"thumbor's; throughput (4 clients) x{_v(thr)} of thumbor's | {_verdict(ok)} |")
+    for kind, k in cmp.items():
+        s = k["ratios"].get("scaling_w2_over_w1_c4")
+        if s is not None:
+            lines.append(f"| >= 1.6x throughput with 2 workers, {KIND_LABEL[kind]} (4 clients) | x{_v(s)} "
+                         f"(2 clients: x{_v(k['ratios'].get('scaling_w2_over_w1_c2'))}) | {_verdict(s >= SCALING_MIN)} |")
+    for kind, c in out.get("cached", {}).items():
+        lines.append(f"| cached hit < 5 ms p50, {KIND_LABEL[kind]} | {_v(c['p50_ms'])} ms (p99 {_v(c['p99_ms'])}) "
+                     f"| {_verdict(c['p50_ms'] < CACHED_P50_MAX_MS)} |")
+    for name, iso in out.get("isolation", {}).items():
+        ratio = iso["p99_ratio_median"]
+        lines.append(f"| image p99 with 50 PDFs + 20 videos queued <= 1.5x idle ({name}) | x{_v(ratio)} "
+                     f"({_v(iso['idle_p99_ms_median'])} -> {_v(iso['loaded_p99_ms_median'])} ms) | "
+                     f"{_verdict(ratio <= ISOLATION_MAX)} |")
+    for alloc, m in out.get("memory", {}).items():
+        lines.append(f"| memory reaches a plateau, {alloc} | peak {_v(m['peak_mib'])} MiB, end {_v(m['end_mib'])} MiB,"
+                     f" last-quarter peak {_v(m['growth_q4_over_q2'])} above second quarter | {_verdict(m['plateau'])} |")
+    return lines
+
+
+def isolation_table(out: dict[str, Any]) -> list[str]:
+    lines = ["| workers | idle p50 / p99 | loaded p50 / p99 | p99 ratio (per round) | doc queue depth+busy "
+             "(min-max) | video (min-max) | backlog renders |", "|---|---|---|---|---|---|---|"]
+    for name, iso in out.get("isolation", {}).items():
+        rs = iso["rounds"]
+        lines.append(
+            f"| {name} | {iso['idle_p50_ms_median']} / {iso['idle_p99_ms_median']} | {iso['loaded_p50_ms_median']} / "
+            f"{iso['loaded_p99_ms_median']} | {', '.join(str(r['p99_ratio']) for r in rs)} | "
+            f"{min(r['document_depth_min'] for r in rs)}-{max(r['document_depth_max'] for r in rs)} | "
+            f"{min(r['video_depth_min'] for r in rs)}-{max(r['video_depth_max'] for r in rs)} | "
+            f"{sum(r['backlog_completed'] for r in rs)} |")
+    return lines
+
+
+def memory_table(out: dict[str, Any]) -> list[str]:
+    lines = ["| allocator | previews (renders) | seconds | start | median while running | peak | end (after 3 s "
+             "idle) | peak Q2 -> Q4 | plateau |", "|---|---|---|---|---|---|---|---|---|"]
+    for alloc, m in out.get("memory", {}).items():
+        lines.append(f"| {alloc} | {m['previews']} ({m['renders']}) | {m['seconds']} | {m['start_mib']} | "
+                     f"{m['median_running_mib']} | {m['peak_mib']} | {m['end_mib']} | {m['peak_q2_mib']} -> "
+                     f"{m['peak_q4_mib']} | {'yes' if m['plateau'] else 'no'} |")
+    return lines
+
+
+def render(out: dict[str, Any]) -> str:
+    env = out["environment"]
+    parts = [f"Run: {'--quick' if out['quick'] else 'full'}, {out['rounds']} round(s), {out['seconds']} s; "
+             f"{env['cpus']} CPUs, load average {env['loadavg_start'][0]:.1f} at start, "
+             f"{env['loadavg_end'][0]:.1f} at end; versions {env['versions']}.", "",
+             "### Targets", "", *targets_table(out), "",
+             "### Latency, ms (1 client, sequential; p50 = median over rounds, p99 pooled)", "",
+             *latency_table(out["comparison"]), "",
+             "### Throughput, thumbnails/s (median over rounds; cN = N concurrent clients on distinct inputs)", "",
+             *throughput_table(out["comparison"]), "",
+             "### Queue isolation (JPEG 12 MP, sequential)", "", *isolation_table(out), ""]
+    if out.get("memory"):
+        parts += ["### Memory (RSS of the previewer + all its workers, MiB)", "", *memory_table(out), ""]
+    return "\n".join(parts)
