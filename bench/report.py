@@ -56,6 +56,17 @@ def _version(dist: str) -> str:
         return "not installed"
 
 
+def machine_load() -> dict[str, Any]:
+    """Load average and CPU pressure (PSI "some" avg10/avg60): how busy the machine was with other work."""
+    out: dict[str, Any] = {"loadavg": [round(x, 2) for x in os.getloadavg()]}
+    try:
+        some = Path("/proc/pressure/cpu").read_text().splitlines()[0].split()
+        out["cpu_pressure_some"] = {k: float(v) for k, v in (f.split("=") for f in some[1:3])}
+    except (OSError, ValueError, IndexError):
+        pass
+    return out
+
+
 def environment(repo_dir: Path, maildev_dir: Path) -> dict[str, Any]:
     maildev_pkg = maildev_dir / "node_modules" / "maildev" / "package.json"
     try:
@@ -91,6 +102,8 @@ def checks(targets: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """
     maildev_rate = {t.get("repeat", 0): (t.get("large") or {}).get("median_mb_s") or 0.0
                     for t in targets if t["kind"] == "maildev"}
+    maildev_cpu = {t.get("repeat", 0): (t.get("large") or {}).get("target_cpu_s_per_message") or 0.0
+                   for t in targets if t["kind"] == "maildev"}
     runs: dict[str, list[dict[str, Any]]] = {}
     for t in targets:
         if t["kind"] == "mailcapture":
@@ -133,6 +146,13 @@ def checks(targets: list[dict[str, Any]]) -> list[dict[str, Any]]:
             value = f"{p50:.1f} ms" if not errors else f"{p50:.1f} ms; error: {errors[0]}"
             add(name, f"5th attachment fetch p50{n}", value, f"< {FETCH_P50_LIMIT_MS:.0f} ms",
                 not errors and p50 < FETCH_P50_LIMIT_MS)
+        cpu_pairs = [((t.get("large") or {}).get("target_cpu_s_per_message") or 0.0,
+                      maildev_cpu.get(t.get("repeat", 0), 0.0)) for t in group]
+        cpu_pairs = [(ours, peer) for ours, peer in cpu_pairs if ours > 0 and peer > 0]
+        if cpu_pairs:
+            add(name, f"target CPU per large message vs MailDev (info){n}",
+                f"{_median([p[1] / p[0] for p in cpu_pairs]):.2f}x less ({_median([p[0] for p in cpu_pairs]):.2f} s"
+                f" / {_median([p[1] for p in cpu_pairs]):.2f} s)", "(insensitive to other load)", None)
         ratios = [t["disk_ratio"] for t in group if t.get("disk_ratio")]
         if level == 0 and ratios:
             add(name, "data dir size / raw bytes received (max)", f"{max(ratios):.3f}",
@@ -157,6 +177,11 @@ def render_markdown(result: dict[str, Any]) -> str:
         f"client and server share the machine (noisy: compare ratios taken in the same run).",
         f"- Versions: Python {env['python']}, aiosmtpd {env['aiosmtpd']}, zstandard {env['zstandard']}, "
         f"node {env['node']}, MailDev {env['maildev']}, mailcapture at {env['mailcapture_commit']}.",
+        f"- Machine load from other work: load average {result.get('load_before', {}).get('loadavg')} before, "
+        f"{result.get('load_after', {}).get('loadavg')} after; CPU pressure (PSI some avg60) "
+        f"{(result.get('load_before', {}).get('cpu_pressure_some') or {}).get('avg60', '?')} % before, "
+        f"{(result.get('load_after', {}).get('cpu_pressure_some') or {}).get('avg60', '?')} % after. "
+        "The sink's figures in the same run show what the client and machine could do at the time.",
         "- Client (`bench/rawclient.py`): raw blocking socket, EHLO/MAIL/RCPT/DATA, message dot-stuffed once with "
         "`bytes.replace`, written in 1 MiB `sendall` chunks; time per message = MAIL FROM sent -> final 250.",
         f"- Large: {params['large_count']} messages of {params['large_size'] / MB:.1f} MB (text + HTML body, 5 base64 "
@@ -173,6 +198,8 @@ def render_markdown(result: dict[str, Any]) -> str:
         *([f"- Repeats: the whole target sequence ran {params['repeat']} times; the targets below are judged on "
             "medians over repeats (ratios to MailDev taken within each repeat), peak RSS on the maximum."]
           if params.get("repeat", 1) > 1 else []),
+        "- Target CPU: user + system seconds of the target's process tree during the large run, per message "
+        "(work deferred past the 250 reply shows here too).",
         "- Peak RSS: sum over the target's process tree, sampled every 20 ms (psutil) during each run.",
         "- Data on disk: all files in the target's data directory after the large run (SQLite -wal included), "
         "and the ratio to the raw bytes received.",
@@ -183,9 +210,9 @@ def render_markdown(result: dict[str, Any]) -> str:
         "",
         "## Results",
         "",
-        "| target | large MB/s (median) | large MB/s (total) | peak RSS large (MB) | small msgs/s | "
-        "peak RSS small (MB) | data on disk (MB, x raw) | attachment fetch p50 / p99 (ms) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| target | large MB/s (median) | large MB/s (total) | target CPU s per large msg | peak RSS large (MB) | "
+        "small msgs/s | peak RSS small (MB) | data on disk (MB, x raw) | attachment fetch p50 / p99 (ms) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     repeated = result["params"].get("repeat", 1) > 1
     for t in result["targets"]:
@@ -200,10 +227,11 @@ def render_markdown(result: dict[str, Any]) -> str:
         elif fetch.get("times_ms"):
             fetch_s = f"{fetch['p50_ms']:.1f} / {fetch['p99_ms']:.1f}"
         if t.get("error"):
-            lines.append(f"| {label} | error: {t['error'][:120]} | | | | | | |")
+            lines.append(f"| {label} | error: {t['error'][:120]} | | | | | | | |")
             continue
         lines.append(
             f"| {label} | {_f(large.get('median_mb_s'), '.1f')} | {_f(large.get('total_mb_s'), '.1f')} | "
+            f"{_f(large.get('target_cpu_s_per_message'), '.2f')} | "
             f"{_f(large.get('peak_rss', 0) / MB, '.0f')} | {_f(small.get('msgs_per_s'), '.0f')} | "
             f"{_f(small.get('peak_rss', 0) / MB, '.0f')} | {disk} | {fetch_s} |"
         )
@@ -221,6 +249,6 @@ def render_markdown(result: dict[str, Any]) -> str:
     if rows:
         lines += ["", "## Targets (issue 2)", "", "| target | what | value | goal | met |", "|---|---|---|---|---|"]
         for c in rows:
-            met = "n/a" if c["ok"] is None else ("yes" if c["ok"] else "**no**")
+            met = "-" if c["ok"] is None else ("yes" if c["ok"] else "**no**")
             lines.append(f"| {c['target']} | {c['what']} | {c['value']} | {c['goal']} | {met} |")
     return "\n".join(lines) + "\n"

@@ -120,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.nice is not None:
         os.setpriority(os.PRIO_PROCESS, 0, args.nice)
     msgs = phases.build_messages(args.large, args.small)
+    load_before = report.machine_load()
     workdir = Path(tempfile.mkdtemp(prefix="smtp-bench-"))
     results = []
     try:
@@ -138,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
         "started_utc": started.strftime("%Y-%m-%d %H:%M:%S"),
         "duration_s": round(time.perf_counter() - t0, 1),
         "environment": report.environment(tg.REPO_DIR, tg.MAILDEV_DIR),
+        "load_before": load_before,
+        "load_after": report.machine_load(),
         "params": {"command": args.command, "large_count": args.large, "large_size": msgs.large_size,
                    "small_count": args.small, "small_size": msgs.small_size, "small_concurrency": args.concurrency,
                    "repeat": args.repeat, "interleave": args.interleave,
