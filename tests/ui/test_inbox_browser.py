@@ -181,3 +181,20 @@ def test_reconnects_after_the_service_restarts(stack: Stack, new_page: Callable[
     send(stack.smtp_port, simple_mail("After the restart"))
     row(page, "After the restart").wait_for()
     assert same_document(page)
+
+
+def test_source_of_a_big_mail_is_cut_with_a_download_link(stack: Stack, new_page: Callable[..., Any]) -> None:
+    big = simple_mail("Big log file", body="see the attachment")
+    big.add_attachment(b"0123456789abcde\n" * (3 * 1024 * 1024 // 16), maintype="text", subtype="plain",
+                       filename="build.log")
+    send(stack.smtp_port, big)
+    page = new_page()
+    open_inbox(page, stack)
+    open_message(page, "Big log file")
+    page.get_by_role("tab", name="Source").click()
+    notice = page.locator("#panel-source .notice")
+    notice.wait_for()
+    assert notice.inner_text().startswith("Showing the first 2.0 MB")
+    assert notice.locator("a").get_attribute("href").endswith("/raw?dl=1")
+    shown = page.evaluate("() => document.querySelector('#panel-source pre').textContent.length")
+    assert shown == 2 * 1024 * 1024  # ASCII: one character per byte

@@ -61,4 +61,5 @@ def test_hostile_html_runs_nothing(
     source.wait_for()
     assert "<script>window.top.pwned" in source.inner_text()
     assert page.locator(".raw-source script").count() == 0
+    assert page.evaluate("() => [...document.querySelector('#panel-source').childNodes].map(n => n.nodeName)") == ["PRE"]
     assert page.evaluate(FLAG) == [None, None, None]

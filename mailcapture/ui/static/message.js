@@ -2,7 +2,7 @@
 
 import { deleteMessages, getHeaders, getMessage, rawText, rawURL, setRead } from "./api.js";
 import { attachmentGrid } from "./attachments.js";
-import { clear, h, icon } from "./dom.js";
+import { append, clear, h, icon } from "./dom.js";
 import { addressList, exactTime, formatSize, parseTime } from "./format.js";
 import { contentIdKey, prepareHTML } from "./htmlbody.js";
 import { tagChips } from "./rows.js";
@@ -204,10 +204,10 @@ export class MessageView {
     try {
       const { text, truncated } = await rawText(id, RAW_VIEW_MAX);
       if (this.message?.ID !== id) return;
-      clear(panel).append(
+      append(clear(panel), [
         truncated ? h("p", { class: "notice" }, `Showing the first ${formatSize(RAW_VIEW_MAX)}. `,
           h("a", { href: rawURL(id, true), download: `${id}.eml`, text: "Download the whole message" })) : null,
-        h("pre", { class: "raw-source", text }));
+        h("pre", { class: "raw-source", text })]);
     } catch (err) {
       clear(panel).append(h("p", { class: "notice error", text: `Could not load the source: ${err.message}` }));
     }
