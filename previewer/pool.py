@@ -93,7 +93,9 @@ class WorkerProcess:
             header, _ = await asyncio.wait_for(read_frame_async(self.proc.stdout), READY_TIMEOUT)
         except (asyncio.IncompleteReadError, ProtocolError, TimeoutError) as exc:
             await self.kill()
-            raise RuntimeError(f"{self.queue} worker did not start: {exc!r}") from None
+            code = self.proc.returncode
+            raise RuntimeError(f"{self.queue} worker did not start (exit code {code}; its stderr is above): "
+                               f"{exc!r}") from None
         self.info = header
 
     async def run(self, job: Job) -> tuple[Header, bytes]:

@@ -15,6 +15,7 @@ IMAGE = "image"
 DOCUMENT = "document"
 VIDEO = "video"
 QUEUES: tuple[str, ...] = (IMAGE, DOCUMENT, VIDEO)
+AUDIO = "audio"  # recognised, never previewed
 
 # Enough bytes to see every signature below (SVG may have a long XML prologue).
 SNIFF_BYTES = 4096
@@ -22,6 +23,7 @@ HOOK_MAGIC = b"PREVIEWER-"  # test hooks: "PREVIEWER-SLEEP <queue> <seconds>", "
 
 _HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1"}
 _AVIF_BRANDS = {b"avif", b"avis"}
+_AUDIO_BRANDS = {b"M4A ", b"M4B ", b"M4P ", b"F4A ", b"F4B "}
 _QT_ATOMS = {b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot"}
 _SVG_START = re.compile(rb"^(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*|<!DOCTYPE[^>]*>\s*)*<svg[\s>]",
                         re.DOTALL | re.IGNORECASE)
@@ -56,6 +58,8 @@ def sniff(head: bytes, declared: str = "", test_hooks: bool = False) -> Sniffed:
     """Type of a file from its first bytes. Raises Unsupported (415) or Corrupt (422)."""
     found = _match(head, test_hooks)
     if found is not None:
+        if found.queue == AUDIO:
+            raise Unsupported("audio files have no preview")
         if found.fmt == "heic" and not heif_supported():
             raise Unsupported("HEIC/HEIF images are not supported here (no HEIF decoder installed)")
         return found
@@ -95,6 +99,8 @@ def _match(head: bytes, test_hooks: bool) -> Sniffed | None:
     if head[4:8] == b"ftyp":
         brand = head[8:12]
         brands = {brand} | {head[i:i + 4] for i in range(16, min(len(head), 64), 4)}
+        if brand in _AUDIO_BRANDS:
+            return Sniffed("audio", AUDIO)
         if brand in _AVIF_BRANDS:
             return Sniffed("avif", IMAGE)
         if brand in _HEIF_BRANDS or (brand == b"mif1" and brands & _HEIF_BRANDS):

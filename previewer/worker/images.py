@@ -26,13 +26,22 @@ def configure(original_size_limit: int) -> None:
     Image.MAX_IMAGE_PIXELS = original_size_limit
     ImageFile.LOAD_TRUNCATED_IMAGES = False
     warnings.simplefilter("error", Image.DecompressionBombWarning)
-    if "heic" in PIL_FORMATS:
-        try:
-            import pillow_heif  # type: ignore[import-not-found]
 
-            pillow_heif.register_heif_opener()
-        except ImportError:
-            pass
+
+_heif_registered = False
+
+
+def _register_heif() -> None:
+    """HEIC/HEIF needs the pillow-heif plugin; imported on the first HEIC only (it is not small)."""
+    global _heif_registered
+    if _heif_registered:
+        return
+    try:
+        import pillow_heif  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        raise UnsupportedInput("HEIC/HEIF images are not supported here (pillow-heif is not installed)") from None
+    pillow_heif.register_heif_opener()
+    _heif_registered = True
 
 
 def open_source(source: str | bytes) -> BinaryIO | str:
@@ -43,6 +52,8 @@ def render(fmt: str, source: str | bytes, size: int, original_size_limit: int) -
     plugin = PIL_FORMATS.get(fmt)
     if plugin is None:
         raise UnsupportedInput(f"no image decoder for {fmt}")
+    if fmt == "heic":
+        _register_heif()
     try:
         im = Image.open(open_source(source), formats=[plugin])
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:

@@ -31,6 +31,8 @@ def render(fmt: str, source: str | bytes, size: int, original_size_limit: int) -
         raise CorruptInput(f"cannot open video: {_reason(exc)}") from None
     with container:
         if not container.streams.video:
+            if container.streams.audio:
+                raise UnsupportedInput("the file has only audio: no preview")
             raise CorruptInput("the file has no video stream")
         stream = container.streams.video[0]
         ctx = stream.codec_context

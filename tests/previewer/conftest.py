@@ -123,8 +123,8 @@ class PreviewerProcess:
         self._reader.start()
         if wait_ready:
             if not self._listening.wait(START_TIMEOUT):
-                self.stop()
-                raise AssertionError(f"previewer did not start:\n{self.log}")
+                code = self.stop()
+                raise AssertionError(f"previewer did not start (exit code {code}):\n{self.log}")
             self._wait_ready()
         return self
 

@@ -75,6 +75,13 @@ def avif(width: int = 640, height: int = 480) -> bytes:
     return save(_gradient(width, height), "AVIF", quality=60)
 
 
+def heic(width: int = 640, height: int = 480) -> bytes:
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    return save(_gradient(width, height), "HEIF", quality=60)
+
+
 def psd(width: int = 300, height: int = 200) -> bytes:
     """A minimal RGB PSD (raw image data, no layers): Pillow's composite reader opens it."""
     im = _gradient(width, height)

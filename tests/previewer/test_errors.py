@@ -50,7 +50,9 @@ async def test_malformed_id_is_400(previewer: PreviewerProcess, http: aiohttp.Cl
     (b"just some text, nothing to preview\n" * 10, "text/plain"),
     (b"PK\x03\x04" + b"\0" * 200, "application/zip"),
     (b"\x7fELF" + b"\0" * 200, "application/octet-stream"),
-    (samples.heic_header(), "image/heic"),
+    (b"ID3\x04\x00" + b"\0" * 200, "audio/mpeg"),
+    (b"RIFF\x24\x00\x00\x00WAVEfmt " + b"\0" * 200, "audio/wav"),
+    (b"\x00\x00\x00\x20ftypM4A \x00\x00\x00\x00M4A mp42isom" + b"\0" * 200, "audio/mp4"),
 ])
 async def test_unsupported_type_is_415(data: bytes, declared: str, origin: Origin, previewer: PreviewerProcess,
                                        http: aiohttp.ClientSession) -> None:
@@ -110,6 +112,7 @@ BROKEN: dict[str, tuple[bytes, str]] = {
     "mp4-garbled": (samples.garbled(_video()), "video/mp4"),
     "webm-garbled": (samples.garbled(samples.video("webm", "libvpx")), "video/webm"),
     "avi-garbled": (samples.garbled(samples.video("avi", "mpeg4")), "video/x-msvideo"),
+    "heic-garbled": (samples.garbled(samples.heic_header()), "image/heic"),
     "declared-jpeg-not-jpeg": (b"\x00\x01garbage that is no image at all" * 4, "image/jpeg"),
     "empty": (b"", "image/png"),
 }

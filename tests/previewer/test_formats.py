@@ -25,6 +25,7 @@ CASES: dict[str, tuple[Callable[[], bytes], str, str, tuple[int, int]]] = {
     "tiff": (lambda: samples.tiff(700, 500), "image/tiff", "image/jpeg", (256, 183)),
     "ico": (samples.ico, "image/x-icon", "image/jpeg", (256, 256)),
     "avif": (lambda: samples.avif(640, 480), "image/avif", "image/jpeg", (256, 192)),
+    "heic": (lambda: samples.heic(640, 480), "image/heic", "image/jpeg", (256, 192)),
     "psd": (lambda: samples.psd(300, 200), "image/vnd.adobe.photoshop", "image/jpeg", (256, 171)),
     "pdf": (lambda: samples.pdf(3), "application/pdf", "image/jpeg", (181, 256)),
     "svg": (lambda: samples.svg(400, 200), "image/svg+xml", "image/png", (256, 128)),
