@@ -80,4 +80,5 @@ def make_app(ctx: Context) -> web.Application:
     add_ui_routes(app)  # GET / (the web inbox) and GET /ui/{tail} (its static files)
     app[STATS] = StatsPublisher(ctx)
     app.cleanup_ctx.append(events_ws.background_ctx)
+    events_ws.track_sockets(app)
     return app

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import weakref
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -19,6 +20,20 @@ log = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 25.0  # ping interval; a client that does not pong is dropped
 MAX_INCOMING_MESSAGE = 4096  # clients have nothing to tell us; small frames only
 SEND_TIMEOUT_SECONDS = 10.0  # a client that cannot take one frame in this time is dropped
+
+
+OPEN_SOCKETS: web.AppKey[weakref.WeakSet[web.WebSocketResponse]] = web.AppKey("open_sockets", weakref.WeakSet)
+
+
+def track_sockets(app: web.Application) -> None:
+    """Close every event socket when the app shuts down, so SIGTERM never waits on an open inbox."""
+    app[OPEN_SOCKETS] = weakref.WeakSet()
+
+    async def close_all(app: web.Application) -> None:
+        for ws in list(app[OPEN_SOCKETS]):
+            await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down")
+
+    app.on_shutdown.append(close_all)
 
 
 async def _drain_incoming(ws: web.WebSocketResponse) -> None:
@@ -53,6 +68,7 @@ async def events(request: web.Request) -> web.WebSocketResponse:
         raise Unavailable("too many event subscribers; try again later")
     ws = web.WebSocketResponse(heartbeat=HEARTBEAT_SECONDS, max_msg_size=MAX_INCOMING_MESSAGE)
     await ws.prepare(request)
+    request.app[OPEN_SOCKETS].add(ws)
     stats = request.app[STATS]
     stats.listeners += 1
     try:

@@ -196,3 +196,26 @@ def test_tenants_share_one_database_file(capture_factory, tmp_path: Path) -> Non
 def test_bad_setting_fails_fast(capture_factory) -> None:
     with pytest.raises(RuntimeError, match="MAILCAPTURE_COMPRESSION"):
         capture_factory(MAILCAPTURE_COMPRESSION="9")
+
+
+def test_sigterm_with_an_open_event_socket_stops_promptly(capture: CaptureProcess) -> None:
+    """An open inbox tab must not hold up a clean stop."""
+    import asyncio
+    import time
+
+    import aiohttp
+
+    async def hold_socket_then_stop() -> float:
+        async with aiohttp.ClientSession() as session:
+            async with session.ws_connect(f"ws://127.0.0.1:{capture.http_port}/api/events") as ws:
+                started = time.monotonic()
+                assert capture.proc is not None
+                capture.proc.terminate()
+                msg = await asyncio.wait_for(ws.receive(), 10)
+                assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING)
+                await asyncio.get_running_loop().run_in_executor(None, capture.proc.wait, 10)
+                return time.monotonic() - started
+
+    elapsed = asyncio.run(hold_socket_then_stop())
+    assert capture.proc is not None and capture.proc.returncode == 0
+    assert elapsed < 5, elapsed
