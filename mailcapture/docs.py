@@ -23,9 +23,20 @@ def tables() -> dict[str, str]:
     return out
 
 
+def routes_table() -> str:
+    from mailcapture.web.app import ROUTES
+
+    lines = ["| Method | Path | What |", "|---|---|---|"]
+    for route in ROUTES:
+        lines.append(f"| {route.method} | `{route.path}` | {route.summary} |")
+    return "\n".join(lines) + "\n"
+
+
 def render(text: str) -> str:
     """Replace every generated block in ``text`` with the current table."""
-    for name, table in tables().items():
+    generated = dict(tables())
+    generated["routes"] = routes_table()
+    for name, table in generated.items():
         begin, end = BEGIN.format(name=name), END.format(name=name)
         if begin in text and end in text:
             head, rest = text.split(begin, 1)
@@ -50,5 +61,6 @@ def update(path: Path) -> bool:
 if __name__ == "__main__":
     import sys
 
-    target = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/configuration.md")
-    print("updated" if update(target) else "up to date", target)
+    targets = [Path(a) for a in sys.argv[1:]] or [Path("docs/configuration.md"), Path("docs/api.md")]
+    for target in targets:
+        print("updated" if update(target) else "up to date", target)

@@ -63,3 +63,12 @@ def test_flags_win_over_environment() -> None:
     s = load_settings({"MAILCAPTURE_COMPRESSION": "3"}, flags={"compression": "0"})
     assert s.compression == 0
     assert s.sources["compression"].startswith("flag")
+
+
+def test_api_reference_lists_every_route() -> None:
+    from mailcapture.web.app import ROUTES
+
+    api = DOC.with_name("api.md").read_text()
+    assert render(api) == api, "docs/api.md is stale: run python -m mailcapture.docs"
+    missing = [f"{r.method} {r.path}" for r in ROUTES if f"`{r.path}`" not in api]
+    assert not missing
