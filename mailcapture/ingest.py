@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timezone
 from email.utils import parseaddr
 
@@ -20,6 +22,11 @@ SNIPPET_LENGTH = 250
 MAX_SEARCH_TEXT = 1024 * 1024  # characters of body text kept searchable per message
 MAX_TAG_LENGTH = 100
 HASH_CHUNK = 1024 * 1024
+# Hashing releases the GIL: parts are hashed on this small pool while the next part is decoded.
+# At most HASH_AHEAD decoded parts wait for their hashes, which bounds the memory this costs.
+HASH_AHEAD = 2
+PARALLEL_HASH_MIN = 256 * 1024
+_hash_pool = ThreadPoolExecutor(HASH_AHEAD, thread_name_prefix="hash")
 
 _TAG_UNSAFE = re.compile(r"[^\w .:/@-]+", re.UNICODE)
 _SPACES = re.compile(r"\s+")
@@ -97,21 +104,33 @@ def prepare(raw: bytes, mail_from: str, rcpt_tos: list[str], username: str,
     parsed = mime.parse(raw)
     parts: list[NewPart] = []
     text = html_text = ""
+    pending: deque[tuple[MimePart, int, Future[tuple[str, str, str]] | tuple[str, str, str]]] = deque()
+
+    def finish_one() -> None:
+        part, size, digests = pending.popleft()
+        md5, sha1, sha256 = digests.result() if isinstance(digests, Future) else digests
+        record = PartRecord(
+            part_id=part.part_id, kind=part.kind, content_type=part.content_type, charset=part.charset,
+            filename=part.filename, content_id=part.content_id, disposition=part.disposition,
+            size=size, md5=md5, sha1=sha1, sha256=sha256,
+        )
+        parts.append(NewPart(record, part.encoding, part.start, part.end, part.data))
+
     for part in parsed.parts:
         data = _part_bytes(raw, part)
-        md5, sha1, sha256 = _hashes(data)
         if part.kind == KIND_TEXT and not text:
             text = mime.decode_text(data, part.charset)
         elif part.kind == KIND_HTML and not html_text:
             html_text = mime.html_to_text(mime.decode_text(data, part.charset))
-        record = PartRecord(
-            part_id=part.part_id, kind=part.kind, content_type=part.content_type, charset=part.charset,
-            filename=part.filename, content_id=part.content_id, disposition=part.disposition,
-            size=len(data), md5=md5, sha1=sha1, sha256=sha256,
-        )
-        parts.append(NewPart(record, part.encoding, part.start, part.end,
-                             data if part.data is not None else None))
+        if len(data) >= PARALLEL_HASH_MIN:
+            pending.append((part, len(data), _hash_pool.submit(_hashes, data)))
+        else:
+            pending.append((part, len(data), _hashes(data)))
         del data
+        while len(pending) > HASH_AHEAD:
+            finish_one()
+    while pending:
+        finish_one()
     body_text = text or html_text
     bcc = _bcc(parsed, rcpt_tos)
     file_names = " ".join(p.record.filename for p in parts if p.record.kind != KIND_TEXT and p.record.kind != KIND_HTML)

@@ -1,0 +1,48 @@
+import hashlib
+import os
+from email.message import EmailMessage
+
+from mailcapture import ingest
+from mailcapture.mime.model import KIND_ATTACHMENT
+
+
+def _mail(*attachments: bytes) -> bytes:
+    msg = EmailMessage()
+    msg["From"] = "Alice <alice@example.com>"
+    msg["To"] = "Bob <bob+Release@example.com>"
+    msg["Cc"] = "carol@example.com"
+    msg["Subject"] = "Quarterly   report"
+    msg["X-Tags"] = "ci, CI ,  nightly build "
+    msg.set_content("Hello\n\n  there,   friends " + "word " * 200)
+    for n, data in enumerate(attachments):
+        msg.add_attachment(data, maintype="application", subtype="octet-stream", filename=f"f{n}.bin")
+    return msg.as_bytes()
+
+
+def test_checksums_sizes_and_order_for_small_and_large_parts() -> None:
+    blobs = [os.urandom(100), os.urandom(3 * 1024 * 1024), os.urandom(10), os.urandom(600 * 1024)]
+    new = ingest.prepare(_mail(*blobs), "alice@example.com", ["bob+Release@example.com"], "")
+    atts = [p.record for p in new.parts if p.record.kind == KIND_ATTACHMENT]
+    assert [a.filename for a in atts] == ["f0.bin", "f1.bin", "f2.bin", "f3.bin"]
+    for record, blob in zip(atts, blobs):
+        assert record.size == len(blob)
+        assert record.md5 == hashlib.md5(blob).hexdigest()
+        assert record.sha1 == hashlib.sha1(blob).hexdigest()
+        assert record.sha256 == hashlib.sha256(blob).hexdigest()
+    assert ingest.attachment_count(new) == 4
+
+
+def test_tags_bcc_snippet_and_search_text() -> None:
+    new = ingest.prepare(_mail(), "alice@example.com", ["bob+Release@example.com", "hidden@example.com"], "u1")
+    assert new.tags == ["ci", "nightly build", "Release"]
+    assert [a.address for a in new.bcc] == ["hidden@example.com"]
+    assert new.snippet.startswith("Hello there, friends word")
+    assert len(new.snippet) == ingest.SNIPPET_LENGTH
+    assert "quarterly" in new.search_text and "alice@example.com" in new.search_text
+    assert new.username == "u1"
+    assert new.return_path == "alice@example.com"
+
+
+def test_clean_tag() -> None:
+    assert ingest.clean_tag("  a<b>  c\t ") == "ab c"
+    assert len(ingest.clean_tag("x" * 500)) == ingest.MAX_TAG_LENGTH
