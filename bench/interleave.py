@@ -63,6 +63,7 @@ def _large_phase(running: dict[str, tg.RunningTarget], outs: dict[str, dict[str,
             client.close()
     samplers = {name: tg.RssSampler(t.pid) for name, t in running.items()}
     cpu0 = {name: phases.tree_cpu_seconds(t.pid) for name, t in running.items()}
+    io0 = {name: phases.tree_write_bytes(t.pid) for name, t in running.items()}
     deadline = time.monotonic() + phases.LARGE_DEADLINE_S * len(names)
     for sampler in samplers.values():
         sampler.__enter__()
@@ -95,7 +96,8 @@ def _large_phase(running: dict[str, tg.RunningTarget], outs: dict[str, dict[str,
             client.close()
     for name, target in running.items():
         cpu = phases.tree_cpu_seconds(target.pid) - cpu0[name]
-        phases.record_large(outs[name], results[name], msgs.large_size, samplers[name], cpu)
+        written = phases.tree_write_bytes(target.pid) - io0[name]
+        phases.record_large(outs[name], results[name], msgs.large_size, samplers[name], cpu, written)
     for name, target in running.items():
         phases.record_disk_and_fetch(outs[name], target, msgs, results[name], args)
 

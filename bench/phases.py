@@ -56,6 +56,22 @@ def tree_cpu_seconds(pid: int) -> float:
     return total
 
 
+def tree_write_bytes(pid: int) -> int:
+    """Bytes the process tree caused to be written to storage so far (/proc/PID/io write_bytes)."""
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return 0
+    total = 0
+    for proc in procs:
+        try:
+            total += proc.io_counters().write_bytes
+        except (psutil.NoSuchProcess, psutil.AccessDenied, AttributeError):
+            pass
+    return total
+
+
 def new_result(spec: tg.TargetSpec) -> dict[str, Any]:
     return {"name": spec.name, "kind": spec.kind, "compression": spec.compression}
 
@@ -66,7 +82,7 @@ def record_start(out: dict[str, Any], target: tg.RunningTarget) -> None:
 
 
 def record_large(out: dict[str, Any], large: rawclient.LargeRunResult, size: int, sampler: tg.RssSampler,
-                 cpu_s: float) -> None:
+                 cpu_s: float, written: int = 0) -> None:
     out["large"] = {
         "count": len(large.timings), "size": size,
         "median_mb_s": round(large.median_mb_per_s, 1), "total_mb_s": round(large.total_mb_per_s, 1),
@@ -74,7 +90,9 @@ def record_large(out: dict[str, Any], large: rawclient.LargeRunResult, size: int
         "per_message_ms": [round(1000 * t.seconds, 1) for t in large.timings],
         "peak_rss": sampler.peak, "peak_rss_by_process": sampler.peak_breakdown,
         "rss_samples": sampler.samples,
-        "target_cpu_s_per_message": round(cpu_s / max(1, len(large.timings)), 3), "error": large.error,
+        "target_cpu_s_per_message": round(cpu_s / max(1, len(large.timings)), 3),
+        "target_written_mb_per_message": round(written / report.MB / max(1, len(large.timings)), 1),
+        "error": large.error,
     }
     print(f"   {out['name']} large: median {large.median_mb_per_s:.1f} MB/s, total {large.total_mb_per_s:.1f} MB/s, "
           f"peak RSS {sampler.peak / report.MB:.0f} MB, target CPU {cpu_s / max(1, len(large.timings)):.2f} s/msg"

@@ -56,12 +56,13 @@ def run_target(spec: tg.TargetSpec, msgs: Messages, args: argparse.Namespace, wo
     try:
         phases.record_start(out, target)
         if msgs.large:
-            cpu0 = phases.tree_cpu_seconds(target.pid)
+            cpu0, io0 = phases.tree_cpu_seconds(target.pid), phases.tree_write_bytes(target.pid)
             with tg.RssSampler(target.pid) as sampler:
                 large = rawclient.run_large(tg.HOST, target.smtp_port, len(msgs.large),
                                             lambda i: (msgs.large[i], msgs.large_size), gen.SENDER, gen.RECIPIENTS,
                                             phases.LARGE_DEADLINE_S)
-            phases.record_large(out, large, msgs.large_size, sampler, phases.tree_cpu_seconds(target.pid) - cpu0)
+            phases.record_large(out, large, msgs.large_size, sampler, phases.tree_cpu_seconds(target.pid) - cpu0,
+                                phases.tree_write_bytes(target.pid) - io0)
             phases.record_disk_and_fetch(out, target, msgs, large, args)
         if msgs.small:
             with tg.RssSampler(target.pid) as sampler:
