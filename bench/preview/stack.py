@@ -205,8 +205,7 @@ class Previewer:
 
 
 def start_previewer(workdir: Path, capture_url: str, workers: int, *, cache: bool = False,
-                    jemalloc: bool = True, queue_size: int = 64,
-                    extra_env: dict[str, str] | None = None) -> Previewer:
+                    jemalloc: bool = True, queue_size: int = 64) -> Previewer:
     """``previewer serve`` on a free port; cache off = PREVIEWER_CACHE_DIR empty."""
     workdir.mkdir(parents=True, exist_ok=True)
     env = _base_env()
@@ -215,7 +214,6 @@ def start_previewer(workdir: Path, capture_url: str, workers: int, *, cache: boo
                 "THUMBNAIL_TASK_WORKERS": str(workers), "PREVIEWER_JEMALLOC": "auto" if jemalloc else "off",
                 "PREVIEWER_QUEUE_SIZE": str(queue_size), "PREVIEWER_LOG_LEVEL": "WARNING",
                 "THUMBNAIL_TASK_TIMEOUT": "60", "TMPDIR": str(workdir)})
-    env.update(extra_env or {})
     service = _spawn("previewer", [str(VENV_BIN / "previewer"), "serve"], env, workdir, PREVIEWER_LISTENING)
     url = service.wait_started().group(1)
     deadline = time.monotonic() + START_TIMEOUT_S

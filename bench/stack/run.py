@@ -49,22 +49,7 @@ PROFILES: dict[str, tuple[str, dict[str, str]]] = {
                 "stdout (one line per request through the log relay)", {}),
     "quiet": ("nginx access log to a file (STACK_ACCESS_LOG), previewer at PREVIEWER_LOG_LEVEL=WARNING",
               {"PREVIEWER_LOG_LEVEL": "WARNING"}),
-    "buffered": ("as shipped, but the nginx template's access_log gets `buffer=64k flush=1s` "
-                 "(a rendered copy via STACK_NGINX_TEMPLATE)", {}),
 }
-ACCESS_LOG_LINE = "access_log ${ACCESS_LOG} mailcapture;"
-BUFFERED_ACCESS_LOG_LINE = "access_log ${ACCESS_LOG} mailcapture buffer=64k flush=1s;"
-
-
-def buffered_template(workdir: Path) -> Path:
-    """A copy of nginx/nginx.conf.template whose access log is buffered (the shipped one is left alone)."""
-    text = (ROOT / "nginx" / "nginx.conf.template").read_text()
-    if ACCESS_LOG_LINE not in text:
-        raise StackError(f"the template has no line {ACCESS_LOG_LINE!r} to buffer")
-    workdir.mkdir(parents=True, exist_ok=True)
-    path = workdir / "nginx.conf.template"
-    path.write_text(text.replace(ACCESS_LOG_LINE, BUFFERED_ACCESS_LOG_LINE))
-    return path
 
 
 def host_busy() -> tuple[float, float, float]:
@@ -160,8 +145,6 @@ def run_profile(name: str, args: argparse.Namespace, base: Path) -> dict[str, An
     env = dict(env)
     if name == "quiet":
         env["STACK_ACCESS_LOG"] = str(workdir / "access.log")
-    if name == "buffered":
-        env["STACK_NGINX_TEMPLATE"] = str(buffered_template(workdir))
     stack = Stack(workdir, env, nice=args.nice)
     out: dict[str, Any] = {"name": name, "description": description, "env": env, "runs": [],
                            "ports": {"nginx": stack.http, "capture": stack.capture, "previewer": stack.previewer,
@@ -195,7 +178,7 @@ def run_profile(name: str, args: argparse.Namespace, base: Path) -> dict[str, An
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="10 s per run, 100 mails")
-    p.add_argument("--profiles", default="default,quiet", help="comma-separated: default, quiet, buffered")
+    p.add_argument("--profiles", default="default,quiet", help="comma-separated: default, quiet")
     p.add_argument("--connections", default=",".join(map(str, CONNECTIONS)), help="comma-separated wrk -c values")
     p.add_argument("--duration", type=int, help="seconds per wrk run (default 30, 10 with --quick)")
     p.add_argument("--mails", type=int, help="mails to send (default 200, 100 with --quick)")
