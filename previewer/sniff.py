@@ -6,7 +6,6 @@ Returns a :class:`Sniffed` with the format name the worker understands and the q
 from __future__ import annotations
 
 import importlib.util
-import re
 from dataclasses import dataclass
 
 from previewer.errors import Corrupt, Unsupported
@@ -25,8 +24,7 @@ _HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b
 _AVIF_BRANDS = {b"avif", b"avis"}
 _AUDIO_BRANDS = {b"M4A ", b"M4B ", b"M4P ", b"F4A ", b"F4B "}
 _QT_ATOMS = {b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot"}
-_SVG_START = re.compile(rb"^(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*|<!DOCTYPE[^>]*>\s*)*<svg[\s>]",
-                        re.DOTALL | re.IGNORECASE)
+
 
 # Declared Content-Types we would preview: bytes that do not match any signature then count as corrupt
 # (422), not as an unsupported type (415).
@@ -108,10 +106,47 @@ def _match(head: bytes, test_hooks: bool) -> Sniffed | None:
         return Sniffed("video", VIDEO)  # MP4, MOV, M4V, 3GP
     if head[4:8] in _QT_ATOMS:
         return Sniffed("video", VIDEO)  # old QuickTime without ftyp
-    if _SVG_START.match(head):
+    if looks_like_svg(head):
         return Sniffed("svg", DOCUMENT)
     if test_hooks and head.startswith(HOOK_MAGIC):
         parts = head.split()
         if len(parts) >= 2 and parts[1].decode("ascii", "replace") in QUEUES:
             return Sniffed("hook", parts[1].decode("ascii"))
     return None
+
+
+_WHITESPACE = b" \t\r\n"
+_AFTER_SVG = b" \t\r\n>/"
+
+
+def _skip_space(head: bytes, pos: int) -> int:
+    while pos < len(head) and head[pos] in _WHITESPACE:
+        pos += 1
+    return pos
+
+
+def looks_like_svg(head: bytes) -> bool:
+    """An XML prologue (declaration, comments, DOCTYPE with an internal subset) then ``<svg``.
+    A linear scan: no regular expression that hostile input could make backtrack."""
+    pos = _skip_space(head, 3 if head.startswith(b"\xef\xbb\xbf") else 0)
+    while pos < len(head):
+        if head.startswith(b"<?", pos):
+            end = head.find(b"?>", pos + 2)
+            pos = -1 if end < 0 else end + 2
+        elif head.startswith(b"<!--", pos):
+            end = head.find(b"-->", pos + 4)
+            pos = -1 if end < 0 else end + 3
+        elif head[pos:pos + 9].upper() == b"<!DOCTYPE":
+            gt = head.find(b">", pos)
+            bracket = head.find(b"[", pos, gt if gt >= 0 else len(head))
+            if bracket >= 0:
+                close = head.find(b"]", bracket)
+                gt = -1 if close < 0 else head.find(b">", close)
+            pos = -1 if gt < 0 else gt + 1
+        else:
+            return head[pos:pos + 4].lower() == b"<svg" and head[pos + 4:pos + 5] in _AFTER_SVG and \
+                len(head) > pos + 4
+        if pos < 0:
+            return False
+        pos = _skip_space(head, pos)
+    return False

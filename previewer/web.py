@@ -16,6 +16,7 @@ from aiohttp import web
 
 from mailcapture.config import Settings
 from previewer.errors import BadRequest, NotFound, PreviewError, error_body
+from previewer.fetch import check_id
 from previewer.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from previewer.service import Previewer
 from previewer.settings import DEFAULT_SIZE, SIZES
@@ -71,7 +72,7 @@ def _etag_matches(header: str, etag: str) -> bool:
 async def preview(request: web.Request) -> web.StreamResponse:
     service = request.app[PREVIEWER_KEY]
     size = parse_size(request.query.get("size"))
-    blob_id = request.match_info["id"].lower()
+    blob_id = check_id(request.match_info["id"])
     etag = service.etag(blob_id, size)
     status = 200
     try:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import time
 from collections.abc import Callable
 
 import aiohttp
 import pytest
+from PIL import Image
 
 from tests.previewer import samples
 from tests.previewer.conftest import Origin, PreviewerProcess, get_metrics, metric
@@ -175,3 +177,28 @@ async def test_error_outcomes_are_counted(origin: Origin, previewer: PreviewerPr
         before, "previewer_requests_total", status="422") + 1
     assert metric(after, "previewer_tasks_total", queue="image", outcome="error") == metric(
         before, "previewer_tasks_total", queue="image", outcome="error") + 1
+
+
+LAUGHS = "".join(f'<!ENTITY {b} "{("&" + a + ";") * 10}">' for a, b in zip("abcdefg", "bcdefgh"))
+HOSTILE_SVG: dict[str, bytes] = {
+    "huge-canvas": b'<svg xmlns="http://www.w3.org/2000/svg" width="100000000" height="50000000">'
+                   b'<rect width="100%" height="100%" fill="blue"/></svg>',
+    "billion-laughs": (f'<?xml version="1.0"?>\n<!DOCTYPE svg [<!ENTITY a "aaaaaaaaaa">{LAUGHS}]>\n'
+                       '<svg xmlns="http://www.w3.org/2000/svg" width="100" height="100"><text y="20">&h;</text>'
+                       '</svg>').encode(),
+    "external-file": b'<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" '
+                     b'width="100" height="100"><image xlink:href="file:///etc/passwd" width="100" height="100"/>'
+                     b'</svg>',
+}
+
+
+@pytest.mark.parametrize("name", list(HOSTILE_SVG))
+async def test_hostile_svg_is_rendered_at_thumbnail_scale(name: str, origin: Origin, previewer: PreviewerProcess,
+                                                          http: aiohttp.ClientSession) -> None:
+    started = time.monotonic()
+    async with http.get(f"{previewer.url}/preview/{origin.add(HOSTILE_SVG[name], 'image/svg+xml')}") as resp:
+        body = await resp.read()
+        assert resp.status == 200, body
+    assert time.monotonic() - started < BOMB_SECONDS
+    width, height = Image.open(io.BytesIO(body)).size
+    assert max(width, height) == 256
