@@ -22,6 +22,7 @@ from previewer.metrics import Metrics
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+MAX_KEPT_BYTES = 64 * 1024 * 1024  # uncollected results held in memory at most (oldest dropped first)
 # Outcomes that cannot change for a content-addressed id: kept for pollers like results.
 KEPT_ERRORS = frozenset({HTTPStatus.REQUEST_ENTITY_TOO_LARGE, HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
                          HTTPStatus.UNPROCESSABLE_ENTITY})
@@ -35,11 +36,16 @@ class Flight(Generic[T]):
     waiters: int = 0
     task: asyncio.Task[None] | None = field(default=None, repr=False)
     expiry: asyncio.TimerHandle | None = field(default=None, repr=False)
+    weight: int = 0
 
 
 class Flights(Generic[T]):
-    def __init__(self, max_pending: int, expire: float, metrics: Metrics, retry_after: int = 2) -> None:
+    def __init__(self, max_pending: int, expire: float, metrics: Metrics, retry_after: int = 2,
+                 weigh: Callable[[T], int] | None = None, max_kept_bytes: int = MAX_KEPT_BYTES) -> None:
         self.max_pending = max_pending
+        self._weigh = weigh
+        self.max_kept_bytes = max_kept_bytes
+        self.kept_bytes = 0
         self.expire = expire
         self.metrics = metrics
         self.retry_after = retry_after
@@ -136,6 +142,11 @@ class Flights(Generic[T]):
         """Nobody collected this outcome: keep it for THUMBNAIL_RESULT_EXPIRE_TIME."""
         if self._map.get(flight.key) is not flight:
             return
+        if self._weigh is not None and not flight.future.exception():
+            flight.weight = self._weigh(flight.future.result())
+            while self.kept_bytes + flight.weight > self.max_kept_bytes and self._drop_oldest_result():
+                pass
+        self.kept_bytes += flight.weight
         self._waiting += 1
         self.metrics.results_waiting.set(self._waiting)
         flight.expiry = asyncio.get_running_loop().call_later(self.expire, self._expire, flight)
@@ -161,6 +172,7 @@ class Flights(Generic[T]):
         if flight.expiry is not None:
             flight.expiry.cancel()
             flight.expiry = None
+            self.kept_bytes -= flight.weight
             self._waiting -= 1
             self.metrics.results_waiting.set(self._waiting)
 

@@ -64,7 +64,7 @@ class Previewer:
         self.jemalloc = jemalloc.info()
         self.cache = DiskCache(settings.cache_dir, settings.cache_max_bytes, self.metrics)
         self.flights: Flights[Result] = Flights(settings.max_pending, settings.result_expire, self.metrics,
-                                                settings.retry_after)
+                                                settings.retry_after, weigh=lambda result: len(result.data))
         self.lanes: dict[str, Lane] = {}
         self.temp_root = ""
         self._session: aiohttp.ClientSession | None = None

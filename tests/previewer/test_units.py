@@ -180,3 +180,32 @@ def test_docs_settings_table_is_current() -> None:
     text = (ROOT / "docs" / "previewer.md").read_text()
     assert render(text) == text, "docs/previewer.md is stale: run python -m mailcapture.docs docs/previewer.md"
     assert all(f"`{s.env}`" in text for s in SETTINGS)
+
+
+async def test_kept_results_are_bounded_in_bytes() -> None:
+    metrics = Metrics()
+    flights: Flights[bytes] = Flights(max_pending=100, expire=60, metrics=metrics, weigh=len, max_kept_bytes=2500)
+
+    async def produce() -> bytes:
+        return b"x" * 1000
+
+    for i in range(5):
+        flight = flights.start((f"{i:02x}" * 32, 128), produce)
+        await asyncio.wait_for(asyncio.shield(flight.future), 5)
+        await asyncio.sleep(0)
+    assert flights.results_waiting == 2 and flights.kept_bytes == 2000
+    assert metrics.registry.get_sample_value("previewer_results_expired_total") == 3
+    # the newest survive
+    assert await flights.get(("04" * 32, 128), produce) == (b"x" * 1000, True)
+
+
+@pytest.mark.parametrize("head", [b"<!--" * 1024, b"<!DOCTYPE [" * 372, b"<!-- -->" * 512, b" " * 4096,
+                                  b"<?" * 2048, b"<!DOCTYPE svg [" + b"<!ENTITY a ']'>" * 250])
+def test_svg_sniffing_is_linear_on_hostile_heads(head: bytes) -> None:
+    import time
+
+    started = time.perf_counter()
+    for _ in range(10):
+        with pytest.raises(Unsupported):
+            sniff(head[:4096], "")
+    assert time.perf_counter() - started < 0.5
