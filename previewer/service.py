@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import importlib.metadata
 import logging
@@ -159,7 +160,7 @@ class Previewer:
                     counts["skipped"] += 1
                     continue
                 try:
-                    self.flights.start(key, lambda b=blob_id, s=size: self._produce(b, s, background=True))
+                    self.flights.start(key, functools.partial(self._produce, blob_id, size, True))
                 except Busy:
                     counts["skipped"] += 1
                     continue

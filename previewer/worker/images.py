@@ -7,7 +7,7 @@ import logging
 import warnings
 from typing import BinaryIO
 
-from PIL import Image, ImageFile, ImageOps
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from previewer.worker.failures import CorruptInput, TooLargeInput, UnsupportedInput, check_decoded_size
 from previewer.worker.output import Rendered, thumbnail
@@ -58,7 +58,7 @@ def render(fmt: str, source: str | bytes, size: int, original_size_limit: int) -
         im = Image.open(open_source(source), formats=[plugin])
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise TooLargeInput(f"decompression bomb refused: {exc}") from None
-    except Image.UnidentifiedImageError:
+    except UnidentifiedImageError:
         raise CorruptInput(f"not a readable {fmt.upper()} file (bad or truncated header)") from None
     with im:
         check_decoded_size(im.width, im.height, len(im.getbands()), original_size_limit, fmt.upper())
