@@ -238,6 +238,12 @@ def render_markdown(result: dict[str, Any]) -> str:
             f"{_f(large.get('peak_rss', 0) / MB, '.0f')} | {_f(small.get('msgs_per_s'), '.0f')} | "
             f"{_f(small.get('peak_rss', 0) / MB, '.0f')} | {disk} | {fetch_s} |"
         )
+    sink_rates = [(t.get("large") or {}).get("median_mb_s") or 0.0 for t in result["targets"] if t["kind"] == "sink"]
+    other_rates = [(t.get("large") or {}).get("median_mb_s") or 0.0 for t in result["targets"] if t["kind"] != "sink"]
+    if sink_rates and other_rates and max(other_rates) > 0:
+        lines += ["", f"Client headroom: the same client reached {_median(sink_rates):.0f} MB/s against the sink "
+                  f"(median over repeats), {_median(sink_rates) / max(other_rates):.1f}x the fastest storing target "
+                  "in this run, so the client is not what limits the others."]
     multi = [(t["name"], (t.get("large") or {}).get("peak_rss_by_process") or {}) for t in result["targets"]]
     multi = [(name, procs) for name, procs in multi if len(procs) > 1]
     if multi:
