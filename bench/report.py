@@ -239,7 +239,8 @@ def render_markdown(result: dict[str, Any]) -> str:
             f"{_f(small.get('peak_rss', 0) / MB, '.0f')} | {disk} | {fetch_s} |"
         )
     sink_rates = [(t.get("large") or {}).get("median_mb_s") or 0.0 for t in result["targets"] if t["kind"] == "sink"]
-    other_rates = [(t.get("large") or {}).get("median_mb_s") or 0.0 for t in result["targets"] if t["kind"] != "sink"]
+    other_rates = [(t.get("large") or {}).get("median_mb_s") or 0.0 for t in result["targets"]
+                   if t["kind"] not in ("sink", "aiosmtpd")]
     if sink_rates and other_rates and max(other_rates) > 0:
         lines += ["", f"Client headroom: the same client reached {_median(sink_rates):.0f} MB/s against the sink "
                   f"(median over repeats), {_median(sink_rates) / max(other_rates):.1f}x the fastest storing target "

@@ -77,7 +77,8 @@ def run_target(spec: tg.TargetSpec, msgs: Messages, args: argparse.Namespace, wo
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--targets", default=DEFAULT_TARGETS,
-                   help="comma list: sink, maildev, mailcapture (levels 0,1,3) or mailcapture-zN (default: %(default)s)")
+                   help="comma list: sink, aiosmtpd (stock, stores nothing; opt-in), maildev, mailcapture (levels 0,1,3) "
+                        "or mailcapture-zN (default: %(default)s)")
     p.add_argument("--quick", action="store_true", help=f"scale down: {QUICK}")
     p.add_argument("--large", type=int, help=f"large messages per target (default {FULL['large']})")
     p.add_argument("--small", type=int, help=f"small messages per target (default {FULL['small']})")

@@ -33,6 +33,7 @@ STOP_TIMEOUT_S = 15.0
 POLL_S = 0.05
 RSS_INTERVAL_S = 0.02
 COMPRESSION_LEVELS = (0, 1, 3)
+SCRIPT_TARGETS = {"sink": "sink.py", "aiosmtpd": "stock_aiosmtpd.py"}  # SMTP only, no HTTP, no data dir
 
 
 class TargetError(RuntimeError):
@@ -47,17 +48,18 @@ class TargetSpec:
 
 
 def target_specs(names: list[str]) -> list[TargetSpec]:
-    """``sink``, ``maildev``, ``mailcapture`` (= all levels) or ``mailcapture-zN``."""
+    """``sink``, ``aiosmtpd`` (stock, stores nothing), ``maildev``, ``mailcapture`` (= all levels) or
+    ``mailcapture-zN``."""
     specs: list[TargetSpec] = []
     for name in names:
-        if name in ("sink", "maildev"):
+        if name in ("sink", "aiosmtpd", "maildev"):
             specs.append(TargetSpec(name, name))
         elif name == "mailcapture":
             specs.extend(TargetSpec(f"mailcapture-z{lvl}", "mailcapture", lvl) for lvl in COMPRESSION_LEVELS)
         elif name.startswith("mailcapture-z") and name[len("mailcapture-z") :].isdigit():
             specs.append(TargetSpec(name, "mailcapture", int(name[len("mailcapture-z") :])))
         else:
-            raise ValueError(f"unknown target {name!r} (sink, maildev, mailcapture, mailcapture-zN)")
+            raise ValueError(f"unknown target {name!r} (sink, aiosmtpd, maildev, mailcapture, mailcapture-zN)")
     return specs
 
 
@@ -134,8 +136,8 @@ def _http_accepts(port: int) -> bool:
 
 def _command(spec: TargetSpec, smtp_port: int, http_port: int | None, data_dir: Path | None) -> tuple[list[str], dict[str, str]]:
     env = dict(os.environ)
-    if spec.kind == "sink":
-        return [str(VENV_PYTHON if VENV_PYTHON.exists() else sys.executable), str(BENCH_DIR / "sink.py"),
+    if spec.kind in SCRIPT_TARGETS:
+        return [str(VENV_PYTHON if VENV_PYTHON.exists() else sys.executable), str(BENCH_DIR / SCRIPT_TARGETS[spec.kind]),
                 "--host", HOST, "--port", str(smtp_port)], env
     if spec.kind == "maildev":
         if not MAILDEV_JS.exists():
@@ -162,8 +164,8 @@ def start_target(spec: TargetSpec, workdir: Path, nice: int | None = None) -> Ru
     """Start ``spec`` and wait until it answers. ``nice``: scheduling priority for it and its children
     (negative values need root: they shield the measurement from other work on a shared machine)."""
     smtp_port = free_port()
-    http_port = None if spec.kind == "sink" else free_port()
-    data_dir = None if spec.kind == "sink" else workdir / f"{spec.name}-data"
+    http_port = None if spec.kind in SCRIPT_TARGETS else free_port()
+    data_dir = None if spec.kind in SCRIPT_TARGETS else workdir / f"{spec.name}-data"
     if data_dir is not None:
         data_dir.mkdir(parents=True, exist_ok=True)
     argv, env = _command(spec, smtp_port, http_port, data_dir)
