@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import statistics
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,7 @@ class Subjects:
     previewers: dict[int, str]  # workers per queue -> base URL
     thumbor: str | None
     vips: bool
+    capture: str  # capture service base URL (direct blob GETs)
     workdir: Path
     rounds: list[dict[str, Any]] = field(default_factory=list)
 
@@ -63,36 +65,47 @@ async def warm_up(http: aiohttp.ClientSession, s: Subjects) -> None:
                 await lg.fetch(http, url, None)
 
 
-async def _previewer_seq(http: aiohttp.ClientSession, base: str, kind: str, url: str, n: int) -> dict[str, Any]:
-    before_r = await lg.metric_sums(http, base, "previewer_render_seconds", "format")
-    before_t = await lg.metric_sums(http, base, "previewer_task_duration_seconds", "queue")
-    lat = await lg.sequential(http, [url], n, "miss")
-    after_r = await lg.metric_sums(http, base, "previewer_render_seconds", "format")
-    after_t = await lg.metric_sums(http, base, "previewer_task_duration_seconds", "queue")
-    out: dict[str, Any] = lg.summary_ms(lat)
-    render = lg.mean_between(before_r, after_r, FORMAT_OF[kind])
-    queue = "image" if kind in ("jpeg12", "jpeg64", "png") else "document" if kind == "pdf" else "video"
-    task = lg.mean_between(before_t, after_t, queue)
-    out["worker_render_mean_ms"] = round(render * 1000, 2) if render is not None else None
-    out["worker_task_mean_ms"] = round(task * 1000, 2) if task is not None else None
-    out["samples_ms"] = [round(x * 1000, 2) for x in lat]
-    return out
+def _queue_of(kind: str) -> str:
+    return "image" if kind in ("jpeg12", "jpeg64", "png") else "document" if kind == "pdf" else "video"
+
+
+async def _scrape(http: aiohttp.ClientSession, base: str) -> tuple[dict[str, tuple[float, float]], ...]:
+    return (await lg.metric_sums(http, base, "previewer_render_seconds", "format"),
+            await lg.metric_sums(http, base, "previewer_task_duration_seconds", "queue"))
 
 
 async def one_round(http: aiohttp.ClientSession, s: Subjects, plan: Plan, index: int) -> dict[str, Any]:
+    """Per kind: n sequential items, each contender in turn for every item (bare call, direct blob GET
+    from the capture service, previewer w1, w2, thumbor), then vipsthumbnail and the throughput runs."""
     result: dict[str, Any] = {"round": index, "latency": {}, "throughput": {}}
     for kind, variants in s.inputs.items():
-        n = plan.seq[kind]
         first = variants[0]
-        entry: dict[str, Any] = {}
-        bare = await asyncio.to_thread(lg.timed, refs.bare_call(kind, first.data, s.paths[first.sha256]), n)
-        entry["bare"] = {**lg.summary_ms(bare), "samples_ms": [round(x * 1000, 2) for x in bare]}
+        bare_fn = refs.bare_call(kind, first.data, s.paths[first.sha256])
+        contenders: dict[str, Callable[[], Awaitable[float]]] = {
+            "bare": lambda fn=bare_fn: asyncio.to_thread(lg.time_once, fn),  # type: ignore[misc]
+            "capture_blob": lambda: lg.fetch_blob(http, f"{s.capture}/internal/blob/{first.sha256}",
+                                                  len(first.data))}
         for workers, base in s.previewers.items():
-            entry[f"previewer_w{workers}"] = await _previewer_seq(
-                http, base, kind, lg.preview_url(base, first.sha256), n)
+            contenders[f"previewer_w{workers}"] = (
+                lambda url=lg.preview_url(base, first.sha256): lg.fetch(http, url, "miss"))  # type: ignore[misc]
         if s.thumbor and kind in THUMBOR_KINDS:
-            lat = await lg.sequential(http, _thumbor_urls(s, kind)[:1], n, None)
-            entry["thumbor"] = {**lg.summary_ms(lat), "samples_ms": [round(x * 1000, 2) for x in lat]}
+            contenders["thumbor"] = lambda url=_thumbor_urls(s, kind)[0]: lg.fetch(http, url, None)  # type: ignore[misc]
+        before = {w: await _scrape(http, base) for w, base in s.previewers.items()}
+        for call in contenders.values():
+            await call()  # warm-up, not recorded
+        samples: dict[str, list[float]] = {name: [] for name in contenders}
+        for _ in range(plan.seq[kind]):
+            for name, call in contenders.items():
+                samples[name].append(await call())
+        after = {w: await _scrape(http, base) for w, base in s.previewers.items()}
+        entry: dict[str, Any] = {}
+        for name, lat in samples.items():
+            entry[name] = {**lg.summary_ms(lat), "samples_ms": [round(x * 1000, 2) for x in lat]}
+        for w in s.previewers:
+            render = lg.mean_between(before[w][0], after[w][0], FORMAT_OF[kind])
+            task = lg.mean_between(before[w][1], after[w][1], _queue_of(kind))
+            entry[f"previewer_w{w}"]["worker_render_mean_ms"] = round(render * 1000, 2) if render else None
+            entry[f"previewer_w{w}"]["worker_task_mean_ms"] = round(task * 1000, 2) if task else None
         if s.vips and kind in VIPS_KINDS:
             batch, single = await asyncio.to_thread(refs.vips_batch, s.paths[first.sha256], plan.vips_copies,
                                                     s.workdir)
@@ -113,6 +126,8 @@ async def _throughput(http: aiohttp.ClientSession, s: Subjects, plan: Plan, kind
     for name, urls in contenders.items():
         expect = None if name == "thumbor" else "miss"
         for clients in plan.clients:
+            if clients > len(urls):
+                continue  # fewer distinct inputs than clients: single flight would merge them
             client_urls = [[urls[c % len(urls)]] for c in range(clients)]
             t = await lg.concurrent(http, client_urls, per_client, expect)
             out[f"{name}_c{clients}"] = {"items": t.items, "seconds": round(t.seconds, 3),
@@ -134,6 +149,7 @@ def summarise(rounds: list[dict[str, Any]], kinds: list[str], workers: list[int]
         lat = [r["latency"][kind] for r in rounds]
         thr = [r["throughput"][kind] for r in rounds]
         names = [n for n in lat[0] if n != "vips"]
+        keys = [key for key in thr[0] if all(key in r for r in thr)]
         k: dict[str, Any] = {"latency": {}, "throughput": {}, "ratios": {}}
         for name in names:
             pooled = [x for r in lat for x in r[name]["samples_ms"]]
@@ -146,20 +162,26 @@ def summarise(rounds: list[dict[str, Any]], kinds: list[str], workers: list[int]
                 k["latency"][name]["worker_task_mean_ms"] = _med([r[name]["worker_task_mean_ms"] for r in lat])
         if "vips" in lat[0]:
             k["latency"]["vips"] = {f: _med([r["vips"][f] for r in lat]) for f in lat[0]["vips"]}
-        for key in thr[0]:
+        for key in keys:
             k["throughput"][key] = {"per_second_median": _med([r[key]["per_second"] for r in thr]),
                                     "per_second_rounds": [r[key]["per_second"] for r in thr]}
         for w in workers:
             k["ratios"][f"overhead_w{w}_vs_bare_p50"] = _med(
                 [r[f"previewer_w{w}"]["p50_ms"] / r["bare"]["p50_ms"] for r in lat])
+            k["ratios"][f"overhead_w{w}_minus_blob_fetch_vs_bare_p50"] = _med(
+                [(r[f"previewer_w{w}"]["p50_ms"] - r["capture_blob"]["p50_ms"]) / r["bare"]["p50_ms"] for r in lat])
         if "thumbor" in lat[0]:
             k["ratios"]["w1_p50_vs_thumbor_p50"] = _med(
                 [r["previewer_w1"]["p50_ms"] / r["thumbor"]["p50_ms"] for r in lat])
             for c in clients:
+                if f"thumbor_c{c}" not in keys:
+                    continue
                 k["ratios"][f"w1_c{c}_throughput_vs_thumbor"] = _med(
                     [r[f"previewer_w1_c{c}"]["per_second"] / r[f"thumbor_c{c}"]["per_second"] for r in thr])
         if 1 in workers and 2 in workers:
             for c in clients:
+                if f"previewer_w2_c{c}" not in keys:
+                    continue
                 k["ratios"][f"scaling_w2_over_w1_c{c}"] = _med(
                     [r[f"previewer_w2_c{c}"]["per_second"] / r[f"previewer_w1_c{c}"]["per_second"] for r in thr])
         out[kind] = k

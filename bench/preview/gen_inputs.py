@@ -25,6 +25,7 @@ TEXTURE_WEIGHT = 0.25
 GRAIN_AMPLITUDE = 10  # fine noise, +-10 grey levels
 PDF_PAGES = 20
 PDF_LINES = 40
+PDF_PHOTO = (1600, 1200)  # pixels of the cover photo (JPEG)
 PDF_METADATA = {"creationDate": "D:20260101000000", "modDate": "D:20260101000000",
                 "producer": "bench", "creator": "bench"}
 VIDEO_FPS = 30
@@ -90,6 +91,11 @@ def pdf(pages: int, seed: int) -> bytes:
     for number in range(pages):
         page = doc.new_page(width=595, height=842)
         page.insert_text((56, 72), f"Document {seed} - page {number + 1}", fontsize=20)
+        if number == 0:  # a photo on the cover page, as in most real reports and scans
+            page.insert_image(pymupdf.Rect(56, 100, 540, 463), stream=jpeg(*PDF_PHOTO, seed))
+            page.insert_textbox(pymupdf.Rect(56, 480, 540, 800), "\n".join(
+                " ".join(rng.choice(words) for _ in range(7)) for _ in range(PDF_LINES // 2)), fontsize=10)
+            continue
         text = "\n".join(" ".join(rng.choice(words) for _ in range(7)) for _ in range(PDF_LINES))
         page.insert_textbox(pymupdf.Rect(56, 100, 540, 800), text, fontsize=10)
         for _ in range(3):
@@ -142,7 +148,7 @@ class Scale:
     variants: int = 4  # distinct copies per kind for concurrent clients (single flight would merge one)
     isolation_pdfs: int = 50
     isolation_videos: int = 20
-    jpeg64: bool = True
+    jpeg64: int = 2  # variants of the 64 MP JPEG (0 = none); slow to make, so fewer
     video_seconds: float = 5.0
 
 
@@ -155,8 +161,10 @@ def main_inputs(scale: Scale, seed: int = 1) -> dict[str, list[Input]]:
         out["png"].append(Input("png", f"screen-{v}.png", "image/png", png(2560, 1440, s)))
         out["pdf"].append(Input("pdf", f"report-{v}.pdf", "application/pdf", pdf(PDF_PAGES, s)))
         out["video"].append(Input("video", f"clip-{v}.mp4", "video/mp4", mp4(640, 360, scale.video_seconds, s)))
-    if scale.jpeg64:
-        out["jpeg64"] = [Input("jpeg64", "photo64mp.jpg", "image/jpeg", jpeg(9248, 6936, seed * 1000 + 64))]
+    out["jpeg64"] = [Input("jpeg64", f"photo64mp-{v}.jpg", "image/jpeg", jpeg(9248, 6936, seed * 1000 + 64 + v))
+                     for v in range(scale.jpeg64)]
+    if not out["jpeg64"]:
+        del out["jpeg64"]
     return out
 
 

@@ -59,6 +59,23 @@ async def fetch(http: aiohttp.ClientSession, url: str, expect_cache: str | None)
     return elapsed
 
 
+async def fetch_blob(http: aiohttp.ClientSession, url: str, size: int) -> float:
+    """One timed GET of the capture service's /internal/blob/<id> (what the previewer downloads)."""
+    started = time.perf_counter()
+    async with http.get(url) as resp:
+        body = await resp.read()
+        elapsed = time.perf_counter() - started
+        if resp.status != 200 or len(body) != size:
+            raise LoadError(f"GET {url}: {resp.status}, {len(body)} bytes, expected {size}")
+    return elapsed
+
+
+def time_once(fn: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    fn()
+    return time.perf_counter() - started
+
+
 def preview_url(base: str, preview_id: str, size: int = SIZE) -> str:
     return f"{base}/preview/{preview_id}?size={size}"
 

@@ -10,7 +10,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,18 +26,22 @@ MIB = 1024 * 1024
 PLATEAU_GROWTH = 0.10  # last-quarter peak at most 10 % above the second-quarter peak
 
 
+ROLES = ("service", "image", "document", "video")
+
+
 @dataclass
 class Sample:
     t: float
     done: int
     rss: int
     procs: int
+    roles: dict[str, int] = field(default_factory=dict)
 
 
 class Sampler:
-    """Samples ``measure()`` -> (rss, procs) every SAMPLE_INTERVAL_S in a thread (bounded by ``stop``)."""
+    """Samples ``measure()`` -> {role: rss} every SAMPLE_INTERVAL_S in a thread (bounded by ``stop``)."""
 
-    def __init__(self, measure: Callable[[], tuple[int, int]], progress: list[int]) -> None:
+    def __init__(self, measure: Callable[[], dict[str, int]], progress: list[int]) -> None:
         self.measure = measure
         self.progress = progress
         self.samples: list[Sample] = []
@@ -47,8 +51,9 @@ class Sampler:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            rss, procs = self.measure()
-            self.samples.append(Sample(time.perf_counter() - self._t0, self.progress[0], rss, procs))
+            roles = self.measure()
+            self.samples.append(Sample(time.perf_counter() - self._t0, self.progress[0], sum(roles.values()),
+                                       len(roles), roles))
             self._stop.wait(SAMPLE_INTERVAL_S)
 
     def __enter__(self) -> Sampler:
@@ -69,7 +74,7 @@ def mixed_plan(available: dict[str, int], total: int, seed: int = 7) -> list[tup
 
 
 async def drive(base: str, urls: dict[str, list[str]], total: int, clients: int,
-                measure: Callable[[], tuple[int, int]]) -> dict[str, Any]:
+                measure: Callable[[], dict[str, int]]) -> dict[str, Any]:
     """``total`` previews over ``clients`` concurrent clients; returns samples and counts."""
     plan = mixed_plan({k: len(v) for k, v in urls.items()}, total)
     progress = [0]
@@ -110,17 +115,26 @@ def analyse(samples: list[Sample], total: int) -> dict[str, Any]:
         "median_running_mib": round(sorted(s.rss for s in running)[len(running) // 2] / MIB, 1) if running else None,
         "growth_q4_over_q2": round(q4 / q2 - 1, 3) if q2 else None,
         "plateau": bool(q2 and q4 <= q2 * (1 + PLATEAU_GROWTH)),
-        "processes": max(s.procs for s in samples),
+        "by_role_end_mib": {r: round(samples[-1].roles.get(r, 0) / MIB, 1) for r in ROLES},
+        "by_role_peak_mib": {r: round(max(s.roles.get(r, 0) for s in samples) / MIB, 1) for r in ROLES},
+        "by_role_q2_peak_mib": {r: round(_role_peak(samples, r, 0.25 * total, 0.5 * total) / MIB, 1)
+                                for r in ROLES},
     }
+
+
+def _role_peak(samples: list[Sample], role: str, lo: float, hi: float) -> int:
+    vals = [s.roles.get(role, 0) for s in samples if lo <= s.done < hi]
+    return max(vals) if vals else 0
 
 
 def write_csv(path: Path, curves: dict[str, list[Sample]]) -> None:
     with path.open("w", newline="") as f:
         out = csv.writer(f)
-        out.writerow(["allocator", "seconds", "previews_done", "rss_mib", "processes"])
+        out.writerow(["allocator", "seconds", "previews_done", "rss_mib", *(f"{r}_mib" for r in ROLES)])
         for name, samples in curves.items():
             for s in samples:
-                out.writerow([name, f"{s.t:.2f}", s.done, f"{s.rss / MIB:.1f}", s.procs])
+                out.writerow([name, f"{s.t:.2f}", s.done, f"{s.rss / MIB:.1f}",
+                              *(f"{s.roles.get(r, 0) / MIB:.1f}" for r in ROLES)])
 
 
 CHART_SIZE = (900, 500)

@@ -21,9 +21,9 @@ def _verdict(ok: bool | None) -> str:
 
 
 def latency_table(cmp: dict[str, Any]) -> list[str]:
-    lines = ["| input | bare library p50 | previewer w1 p50 / p99 | previewer w2 p50 / p99 | in-worker render "
-             "(w1 mean) | thumbor p50 / p99 | vipsthumbnail batch / marginal / 1 process |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| input | bare library p50 | capture blob GET p50 | previewer w1 p50 / p99 | previewer w2 p50 / p99 "
+             "| w1 in-worker render / task (mean) | thumbor p50 / p99 | vipsthumbnail batch / marginal / 1 process |",
+             "|---|---|---|---|---|---|---|---|"]
     for kind, k in cmp.items():
         lat = k["latency"]
 
@@ -35,9 +35,12 @@ def latency_table(cmp: dict[str, Any]) -> list[str]:
         vips = lat.get("vips")
         vips_s = (f"{_v(vips['batch_per_item_ms'])} / {_v(vips['marginal_per_item_ms'])} / "
                   f"{_v(vips['single_process_ms'])}") if vips else "–"
+        w1 = lat["previewer_w1"]
         lines.append(f"| {KIND_LABEL.get(kind, kind)} | {_v(lat['bare']['p50_ms_median_of_rounds'])} | "
+                     f"{_v(lat['capture_blob']['p50_ms_median_of_rounds'])} | "
                      f"{pair('previewer_w1')} | {pair('previewer_w2')} | "
-                     f"{_v(lat['previewer_w1'].get('worker_render_mean_ms'))} | {pair('thumbor')} | {vips_s} |")
+                     f"{_v(w1.get('worker_render_mean_ms'))} / {_v(w1.get('worker_task_mean_ms'))} | "
+                     f"{pair('thumbor')} | {vips_s} |")
     return lines
 
 
@@ -63,7 +66,9 @@ def targets_table(out: dict[str, Any]) -> list[str]:
         r = k["ratios"]
         ov = r.get("overhead_w1_vs_bare_p50")
         lines.append(f"| service adds <= 30 % to the bare call, p50, {KIND_LABEL[kind]} (w1) | x{_v(ov)} "
-                     f"(w2: x{_v(r.get('overhead_w2_vs_bare_p50'))}) | {_verdict(None if ov is None else ov <= OVERHEAD_MAX)} |")
+                     f"(w2: x{_v(r.get('overhead_w2_vs_bare_p50'))}; w1 without the blob download: "
+                     f"x{_v(r.get('overhead_w1_minus_blob_fetch_vs_bare_p50'))}) | "
+                     f"{_verdict(None if ov is None else ov <= OVERHEAD_MAX)} |")
     for kind, k in cmp.items():
         r = k["ratios"]
         if "w1_p50_vs_thumbor_p50" in r:
@@ -91,13 +96,16 @@ def targets_table(out: dict[str, Any]) -> list[str]:
 
 
 def isolation_table(out: dict[str, Any]) -> list[str]:
-    lines = ["| workers | idle p50 / p99 | loaded p50 / p99 | p99 ratio (per round) | doc queue depth+busy "
-             "(min-max) | video (min-max) | backlog renders |", "|---|---|---|---|---|---|---|"]
+    lines = ["| workers | idle p50 / p99 | loaded p50 / p99 | p99 ratio (per round) | image task mean idle -> "
+             "loaded | blob GET p50 idle -> loaded | doc queue depth+busy (min-max) | video (min-max) | "
+             "backlog renders |", "|---|---|---|---|---|---|---|---|---|"]
     for name, iso in out.get("isolation", {}).items():
         rs = iso["rounds"]
         lines.append(
             f"| {name} | {iso['idle_p50_ms_median']} / {iso['idle_p99_ms_median']} | {iso['loaded_p50_ms_median']} / "
             f"{iso['loaded_p99_ms_median']} | {', '.join(str(r['p99_ratio']) for r in rs)} | "
+            f"{_v(iso['idle_image_task_mean_ms_median'])} -> {_v(iso['loaded_image_task_mean_ms_median'])} | "
+            f"{_v(iso['idle_blob_p50_ms_median'])} -> {_v(iso['loaded_blob_p50_ms_median'])} | "
             f"{min(r['document_depth_min'] for r in rs)}-{max(r['document_depth_max'] for r in rs)} | "
             f"{min(r['video_depth_min'] for r in rs)}-{max(r['video_depth_max'] for r in rs)} | "
             f"{sum(r['backlog_completed'] for r in rs)} |")

@@ -56,7 +56,7 @@ class Config:
 
 def make_config(args: argparse.Namespace) -> Config:
     if args.quick:
-        scale = gen.Scale(variants=4, isolation_pdfs=50, isolation_videos=20, jpeg64=True, video_seconds=5.0)
+        scale = gen.Scale()
         seq = {"jpeg12": 8, "png": 8, "pdf": 10, "video": 8, "jpeg64": 3}
         per = {"jpeg12": 3, "png": 3, "pdf": 6, "video": 3, "jpeg64": 1}
         rounds, iso_n, iso_rounds, cached_n, mem = 1, 15, 1, 50, 200
@@ -118,7 +118,7 @@ async def memory_runs(capture_url: str, workdir: Path, subjects: compare.Subject
         try:
             urls = {k: [lg.preview_url(prev.url, i.sha256) for i in v] for k, v in subjects.inputs.items()}
             run = await memcurve.drive(prev.url, urls, cfg.memory_previews, cfg.memory_clients,
-                                       prev.service.tree_rss)
+                                       prev.service.rss_by_role)
         finally:
             prev.service.stop()
         curves[allocator] = run.pop("samples")
@@ -128,7 +128,8 @@ async def memory_runs(capture_url: str, workdir: Path, subjects: compare.Subject
 
 
 async def main_async(cfg: Config, workdir: Path) -> dict[str, Any]:
-    out: dict[str, Any] = {"environment": environment(), "quick": cfg.quick, "rounds": cfg.rounds}
+    out: dict[str, Any] = {"environment": environment(), "quick": cfg.quick, "rounds": cfg.rounds,
+                           "niceness": os.nice(0), "command": " ".join(sys.argv)}
     t0 = time.perf_counter()
     log("generating inputs")
     inputs = gen.main_inputs(cfg.scale)
@@ -154,7 +155,7 @@ async def main_async(cfg: Config, workdir: Path) -> dict[str, Any]:
         if cfg.thumbor:
             svc, thumbor_url = refs.start_thumbor(workdir / "inputs", workdir / "thumbor")
             services.append(svc)
-        subjects = compare.Subjects(inputs, paths, previewers, thumbor_url, cfg.vips, workdir)
+        subjects = compare.Subjects(inputs, paths, previewers, thumbor_url, cfg.vips, capture.http_url, workdir)
         async with lg.session(16) as http:
             log("warm-up")
             await compare.warm_up(http, subjects)
@@ -168,8 +169,10 @@ async def main_async(cfg: Config, workdir: Path) -> dict[str, Any]:
         backlog_ids = [i.sha256 for i in backlog]
         for workers, base in previewers.items():
             log(f"queue isolation, {workers} worker(s) per queue")
+            image = inputs["jpeg12"][0]
             out["isolation"][f"w{workers}"] = await isolation.measure(
-                base, lg.preview_url(base, inputs["jpeg12"][0].sha256),
+                base, lg.preview_url(base, image.sha256), f"{capture.http_url}/internal/blob/{image.sha256}",
+                len(image.data),
                 [lg.preview_url(base, b) for b in backlog_ids], cfg.iso_n, cfg.iso_rounds,
                 cfg.scale.isolation_pdfs, cfg.scale.isolation_videos)
         for svc in services[1:]:
@@ -198,7 +201,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-vips", action="store_true")
     parser.add_argument("--no-memory", action="store_true")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (inputs, data, logs)")
+    parser.add_argument("--nice", type=int, default=0,
+                        help="add this to the niceness of the whole run (every service inherits it); negative "
+                             "values (root) shield the measurement from other work on a shared machine")
     args = parser.parse_args(argv)
+    if args.nice:
+        os.nice(args.nice)
     cfg = make_config(args)
     RESULTS.mkdir(parents=True, exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix="preview-bench-"))

@@ -33,6 +33,7 @@ LOG_LINES = 400
 MAX_MESSAGE_SIZE = "400M"
 MAIL_LIMIT_BYTES = 40 * 1024 * 1024  # raw attachment bytes per mail (base64 adds a third)
 MAILCAPTURE_READY = re.compile(r"mailcapture ready smtp=(\d+) http=(\d+)")
+WORKER_QUEUES = ("image", "document", "video")
 PREVIEWER_LISTENING = re.compile(r"previewer: listening on (http://\S+)")
 
 
@@ -88,6 +89,31 @@ class Service:
             except psutil.NoSuchProcess:
                 pass
         return total, len(procs)
+
+    def rss_by_role(self) -> dict[str, int]:
+        """RSS by role: "service" (this process) and, for previewer workers (``-m previewer.worker <queue>``),
+        their queue name; anything else under "other". Roles are read from each process's command line,
+        so replaced workers are counted too."""
+        out: dict[str, int] = {}
+        try:
+            root = psutil.Process(self.proc.pid)
+            procs = [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return out
+        for p in procs:
+            try:
+                cmd = p.cmdline()
+                rss = p.memory_info().rss
+            except psutil.NoSuchProcess:
+                continue
+            if p.pid == self.proc.pid:
+                role = "service"
+            elif "previewer.worker" in cmd and cmd[-1] in WORKER_QUEUES:
+                role = cmd[-1]
+            else:
+                role = "other"
+            out[role] = out.get(role, 0) + rss
+        return out
 
     def stop(self) -> None:
         """SIGTERM this process (it stops its own workers); SIGKILL it and its children if it hangs."""
@@ -205,7 +231,8 @@ class Previewer:
 
 
 def start_previewer(workdir: Path, capture_url: str, workers: int, *, cache: bool = False,
-                    jemalloc: bool = True, queue_size: int = 64) -> Previewer:
+                    jemalloc: bool = True, queue_size: int = 64,
+                    extra_env: dict[str, str] | None = None) -> Previewer:
     """``previewer serve`` on a free port; cache off = PREVIEWER_CACHE_DIR empty."""
     workdir.mkdir(parents=True, exist_ok=True)
     env = _base_env()
@@ -214,6 +241,7 @@ def start_previewer(workdir: Path, capture_url: str, workers: int, *, cache: boo
                 "THUMBNAIL_TASK_WORKERS": str(workers), "PREVIEWER_JEMALLOC": "auto" if jemalloc else "off",
                 "PREVIEWER_QUEUE_SIZE": str(queue_size), "PREVIEWER_LOG_LEVEL": "WARNING",
                 "THUMBNAIL_TASK_TIMEOUT": "60", "TMPDIR": str(workdir)})
+    env.update(extra_env or {})
     service = _spawn("previewer", [str(VENV_BIN / "previewer"), "serve"], env, workdir, PREVIEWER_LISTENING)
     url = service.wait_started().group(1)
     deadline = time.monotonic() + START_TIMEOUT_S
