@@ -114,7 +114,6 @@ BROKEN: dict[str, tuple[bytes, str]] = {
     "mp4-garbled": (samples.garbled(_video()), "video/mp4"),
     "webm-garbled": (samples.garbled(samples.video("webm", "libvpx")), "video/webm"),
     "avi-garbled": (samples.garbled(samples.video("avi", "mpeg4")), "video/x-msvideo"),
-    "heic-garbled": (samples.garbled(samples.heic_header()), "image/heic"),
     "declared-jpeg-not-jpeg": (b"\x00\x01garbage that is no image at all" * 4, "image/jpeg"),
     "empty": (b"", "image/png"),
 }
@@ -157,6 +156,16 @@ async def test_file_over_size_limit_is_413(chunked: bool, origin: Origin, start_
     small = origin.add(samples.jpeg(300, 300), "image/jpeg")
     async with http.get(f"{proc.url}/preview/{small}") as resp:
         assert resp.status == 200
+
+
+async def test_heic_without_a_decoder_is_415_else_corrupt_is_422(origin: Origin, previewer: PreviewerProcess,
+                                                             http: aiohttp.ClientSession) -> None:
+    import importlib.util
+
+    expected = 422 if importlib.util.find_spec("pillow_heif") is not None else 415
+    blob_id = origin.add(samples.garbled(samples.heic_header()), "image/heic")
+    status, message = await preview_error(http, previewer.url, blob_id)
+    assert status == expected, message
 
 
 async def test_unknown_endpoint_uses_the_error_shape(previewer: PreviewerProcess, http: aiohttp.ClientSession) -> None:

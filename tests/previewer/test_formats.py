@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import io
 from collections.abc import Callable, Mapping
 
@@ -45,7 +46,11 @@ async def fetch(http: aiohttp.ClientSession, base: str, blob_id: str, size: int 
         return resp.status, resp.headers.copy(), await resp.read()
 
 
-@pytest.mark.parametrize("name", list(CASES))
+HAS_HEIF = importlib.util.find_spec("pillow_heif") is not None
+NEEDS_HEIF = pytest.mark.skipif(not HAS_HEIF, reason="pillow-heif is not installed")
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=NEEDS_HEIF) if n == "heic" else n for n in CASES])
 async def test_format(name: str, origin: Origin, previewer: PreviewerProcess, http: aiohttp.ClientSession) -> None:
     make, declared, expected_type, expected_size = CASES[name]
     blob_id = origin.add(make(), declared)
