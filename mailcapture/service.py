@@ -121,7 +121,7 @@ class Service:
                 max_message_size=self.settings.max_message_size, max_recipients=self.settings.max_recipients,
                 auth=self.settings.smtp_auth, auth_file=self.settings.smtp_auth_file,
                 auth_require=self.settings.smtp_auth_require, tls_cert=self.settings.smtp_tls_cert,
-                tls_key=self.settings.smtp_tls_key,
+                tls_key=self.settings.smtp_tls_key, memory_budget=self.settings.smtp_memory_budget,
             ),
             self._deliver,
         )

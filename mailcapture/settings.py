@@ -42,6 +42,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_message_size", "MAILCAPTURE_MAX_MESSAGE_SIZE", "50M",
             "Largest message accepted over SMTP (bytes, or 512k, 50M); larger gets 552 and nothing stored.",
             parse_size),
+    Setting("smtp_memory_budget", "MAILCAPTURE_SMTP_MEMORY_BUDGET", "256M",
+            "Message bytes held at once across all SMTP connections (receiving and storing); a message "
+            "that does not fit is answered 452 so the client retries later (0 = no limit).",
+            lambda raw: 0 if raw.strip() == "0" else parse_size(raw)),
     Setting("max_recipients", "MAILCAPTURE_MAX_RECIPIENTS", "100",
             "Most RCPT TO per message; more get 452.", parse_int(1)),
     Setting("smtp_auth", "MAILCAPTURE_SMTP_AUTH", "off",
@@ -77,6 +81,8 @@ def load_settings(env: Mapping[str, str] | None = None,
 
     if settings.smtp_auth == "file" and not settings.smtp_auth_file:
         raise ConfigError("MAILCAPTURE_SMTP_AUTH=file needs MAILCAPTURE_SMTP_AUTH_FILE")
+    if settings.smtp_memory_budget and settings.smtp_memory_budget < settings.max_message_size:
+        raise ConfigError("MAILCAPTURE_SMTP_MEMORY_BUDGET must be 0 or at least MAILCAPTURE_MAX_MESSAGE_SIZE")
     if bool(settings.smtp_tls_cert) != bool(settings.smtp_tls_key):
         raise ConfigError("STARTTLS needs both MAILCAPTURE_SMTP_TLS_CERT and MAILCAPTURE_SMTP_TLS_KEY")
     return settings

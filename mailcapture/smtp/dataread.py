@@ -43,6 +43,13 @@ class ConnectionLostInData(ConnectionError):
     """The client went away before the end of DATA."""
 
 
+class OverMemoryBudget(Exception):
+    """The server-wide memory budget had no room for this message; its body was read and dropped."""
+
+
+Reserve = Callable[[int], bool]  # take n more bytes of the server-wide budget; False = no room
+
+
 def unread(reader: asyncio.StreamReader, data: bytes) -> None:
     """Put bytes read past the end of DATA back at the front of the reader.
 
@@ -77,14 +84,18 @@ async def read_data(
     max_size: int,
     on_progress: Callable[[], None] | None = None,
     chunk_size: int = CHUNK_SIZE,
+    reserve: Reserve | None = None,
 ) -> bytes | None:
     """Read one DATA body up to and including ``CRLF . CRLF``.
 
     Returns the unstuffed message, or ``None`` when the body as sent (without the final ``.CRLF``)
     is larger than ``max_size`` bytes; the whole body has been consumed either way. Raises
     :class:`ConnectionLostInData` at end of stream. ``on_progress`` runs after every chunk (the
-    server resets its idle timeout there).
+    server resets its idle timeout there). ``reserve(n)`` is asked before ``n`` more bytes are
+    kept; when it says no, the rest of the body is read and dropped and :class:`OverMemoryBudget` is
+    raised (the caller gives back what was reserved).
     """
+    over_budget = False
     body: io.BytesIO | None = io.BytesIO()
     size = 0  # body bytes seen so far, kept or not
     tail = CRLF  # the bytes just before ``chunk``; at first the end of the DATA command line
@@ -100,6 +111,8 @@ async def read_data(
             if body is not None:
                 if size - _MAX_KEPT_OF_TERMINATOR > max_size:
                     body = None  # over the limit: drop what we have, keep reading to the end
+                elif reserve is not None and not reserve(len(chunk)):
+                    body, over_budget = None, True
                 else:
                     body.write(chunk)
             tail = chunk[-_TAIL:] if len(chunk) >= _TAIL else (tail + chunk)[-_TAIL:]
@@ -110,7 +123,11 @@ async def read_data(
             unread(reader, chunk[consumed:])
         size += dot
         if body is None or size > max_size:
+            if over_budget and size <= max_size:
+                raise OverMemoryBudget(f"no room for a message of {size} bytes")
             return None
+        if dot > 0 and reserve is not None and not reserve(dot):
+            raise OverMemoryBudget(f"no room for a message of {size} bytes")
         if dot >= 0:
             body.write(memoryview(chunk)[:dot])
         else:

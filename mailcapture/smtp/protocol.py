@@ -14,7 +14,7 @@ from aiosmtpd.smtp import Session, syntax
 
 from mailcapture.smtp import status
 from mailcapture.smtp.auth import Authenticator, username_of
-from mailcapture.smtp.dataread import READ_BUFFER_LIMIT, ConnectionLostInData, read_data
+from mailcapture.smtp.dataread import READ_BUFFER_LIMIT, ConnectionLostInData, OverMemoryBudget, read_data
 from mailcapture.smtp.types import Deliver, Envelope
 
 if TYPE_CHECKING:
@@ -89,6 +89,7 @@ class CaptureSMTP(SMTP):
         )
         self._deliver = deliver
         self._registry = registry
+        self._reserved = 0  # bytes of the server-wide memory budget this connection holds
         self._refused = False
         self._max_message_size = max_message_size
         self._max_recipients = max_recipients
@@ -172,11 +173,32 @@ class CaptureSMTP(SMTP):
             await self.push(status.SYNTAX_DATA)
             return
         await self.push(status.DATA_GO_AHEAD)
+        self._reserved = 0
+        try:
+            await self._receive_and_deliver()
+        finally:
+            self._registry.release(self._reserved)
+            self._reserved = 0
+
+    def _reserve(self, n: int) -> bool:
+        if not self._registry.reserve(n):
+            return False
+        self._reserved += n
+        return True
+
+    async def _receive_and_deliver(self) -> None:
+        assert self.envelope is not None and self.session is not None
         try:
             data = await self._read_body()
         except ConnectionLostInData:
             log.info("%s: connection lost during DATA", format_peer(self.session.peer))
             self.close()
+            return
+        except OverMemoryBudget as exc:
+            self._set_post_data_state()  # type: ignore[no-untyped-call]
+            log.warning("%s: %s (SMTP memory budget %d bytes in use of %d)", format_peer(self.session.peer),
+                        exc, self._registry.memory_used, self._registry.memory_budget)
+            await self.push(status.INSUFFICIENT_STORAGE)
             return
         received = self.envelope
         self._set_post_data_state()  # type: ignore[no-untyped-call]
@@ -204,7 +226,7 @@ class CaptureSMTP(SMTP):
         saved_limit = reader._limit  # type: ignore[attr-defined]
         reader._limit = max(saved_limit, READ_BUFFER_LIMIT)  # type: ignore[attr-defined]
         try:
-            return await read_data(reader, self._max_message_size, self._reset_timeout)
+            return await read_data(reader, self._max_message_size, self._reset_timeout, reserve=self._reserve)
         finally:
             reader._limit = saved_limit  # type: ignore[attr-defined]
 

@@ -36,13 +36,24 @@ def _quiet_aiosmtpd() -> None:
 class Registry:
     """Open connections and running deliveries of one server (bounded by the open connections)."""
 
-    def __init__(self, max_connections: int) -> None:
+    def __init__(self, max_connections: int, memory_budget: int = 0) -> None:
         self.max_connections = max_connections
+        self.memory_budget = memory_budget  # 0 = no limit
+        self.memory_used = 0  # bytes of message data held by all connections (one event loop: no lock)
         self.connections: set[CaptureSMTP] = set()
         self.deliveries: set[asyncio.Future[None]] = set()
 
     def full(self) -> bool:
         return len(self.connections) >= self.max_connections
+
+    def reserve(self, n: int) -> bool:
+        if self.memory_budget and self.memory_used + n > self.memory_budget:
+            return False
+        self.memory_used += n
+        return True
+
+    def release(self, n: int) -> None:
+        self.memory_used -= n
 
     def add_connection(self, conn: CaptureSMTP) -> None:
         self.connections.add(conn)
@@ -119,7 +130,7 @@ async def start_smtp(config: SMTPConfig, deliver: Deliver) -> SMTPServer:
     tls_context = _tls_context(config)
     _quiet_aiosmtpd()
     loop = asyncio.get_running_loop()
-    registry = Registry(config.max_connections)
+    registry = Registry(config.max_connections, config.memory_budget)
 
     def factory() -> CaptureSMTP:
         return CaptureSMTP(

@@ -48,6 +48,9 @@ class SMTPConfig:
     tls_cert: str = ""  # STARTTLS is offered when both cert and key are set
     tls_key: str = ""
     max_connections: int = DEFAULT_MAX_CONNECTIONS  # more clients at once get "421" and are hung up on
+    # Bytes of message data held at once across all connections (reading and delivering); a message
+    # that would go past it is read to its end, dropped and answered 452 (retry later). 0 = no limit.
+    memory_budget: int = 0
 
     def validate(self) -> None:
         """Raise ``ValueError`` with a clear message for an unusable configuration."""
@@ -61,6 +64,8 @@ class SMTPConfig:
             raise ValueError(f"max_message_size must be positive, not {self.max_message_size}")
         if self.max_connections < 1:
             raise ValueError(f"max_connections must be positive, not {self.max_connections}")
+        if self.memory_budget < 0:
+            raise ValueError(f"memory_budget must not be negative, not {self.memory_budget}")
         if self.max_recipients < 1:
             raise ValueError(f"max_recipients must be positive, not {self.max_recipients}")
         if not 0 <= self.port <= 65535:
