@@ -91,17 +91,26 @@ def tcp_states(ports: set[int]) -> dict[str, int]:
 NETSTAT_KEYS = ("ListenOverflows", "ListenDrops", "TCPAbortOnData", "TCPAbortOnClose")
 
 
-def netstat() -> dict[str, int]:
-    """A few host-wide TcpExt counters (/proc/net/netstat): accept-queue overflows and aborted connections."""
+SNMP_KEYS = ("ActiveOpens", "PassiveOpens", "AttemptFails", "EstabResets")
+
+
+def _proc_table(path: str, prefix: str, keys: tuple[str, ...]) -> dict[str, int]:
     try:
-        rows = [r.split() for r in Path("/proc/net/netstat").read_text().splitlines()]
+        rows = [r.split() for r in Path(path).read_text().splitlines()]
     except OSError:
         return {}
     for head, values in zip(rows[::2], rows[1::2]):
-        if head and head[0] == "TcpExt:":
+        if head and head[0] == prefix:
             table = dict(zip(head[1:], values[1:]))
-            return {k: int(table[k]) for k in NETSTAT_KEYS if k in table}
+            return {k: int(table[k]) for k in keys if k in table}
     return {}
+
+
+def netstat() -> dict[str, int]:
+    """Host-wide TCP counters: accept-queue overflows, aborts (/proc/net/netstat) and connections opened
+    (/proc/net/snmp; PassiveOpens counts accepted connections, so it shows nginx's upstream connection churn)."""
+    return {**_proc_table("/proc/net/netstat", "TcpExt:", NETSTAT_KEYS),
+            **_proc_table("/proc/net/snmp", "Tcp:", SNMP_KEYS)}
 
 
 def counter_delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -49,7 +50,71 @@ PROFILES: dict[str, tuple[str, dict[str, str]]] = {
                 "stdout (one line per request through the log relay)", {}),
     "quiet": ("nginx access log to a file (STACK_ACCESS_LOG), previewer at PREVIEWER_LOG_LEVEL=WARNING",
               {"PREVIEWER_LOG_LEVEL": "WARNING"}),
+    "buffered": ("as shipped, but the nginx template's access_log gets `buffer=64k flush=1s` "
+                 "(a rendered copy via STACK_NGINX_TEMPLATE)", {}),
+    "keepalive256": ("like `buffered`, and both upstreams keep `keepalive 256` idle connections per worker "
+                     "instead of 64 (template copy)", {}),
+    "backlog1024": ("like `keepalive256`, and both aiohttp services listen with backlog=1024 instead of aiohttp's "
+                    "default 128 (experiment: a sitecustomize.py on PYTHONPATH changes TCPSite's default)",
+                    {"PREVIEWER_LOG_LEVEL": "INFO"}),
 }
+EXPERIMENT_BACKLOG = 1024
+SITECUSTOMIZE = f'''"""Benchmark experiment only: aiohttp's TCPSite listens with backlog={EXPERIMENT_BACKLOG} unless told."""
+import functools
+
+try:
+    from aiohttp import web_runner
+except ImportError:
+    web_runner = None
+if web_runner is not None:
+    _original = web_runner.TCPSite.__init__
+
+    @functools.wraps(_original)
+    def _init(self, *args, **kwargs):
+        kwargs.setdefault("backlog", {EXPERIMENT_BACKLOG})
+        _original(self, *args, **kwargs)
+
+    web_runner.TCPSite.__init__ = _init
+'''
+ACCESS_LOG_LINE = "access_log ${ACCESS_LOG} mailcapture;"
+BUFFERED_ACCESS_LOG_LINE = "access_log ${ACCESS_LOG} mailcapture buffer=64k flush=1s;"
+KEEPALIVE_LINE = "keepalive 64;"
+TEMPLATE_EDITS: dict[str, tuple[tuple[str, str], ...]] = {
+    "buffered": ((ACCESS_LOG_LINE, BUFFERED_ACCESS_LOG_LINE),),
+    "keepalive256": ((ACCESS_LOG_LINE, BUFFERED_ACCESS_LOG_LINE), (KEEPALIVE_LINE, "keepalive 256;")),
+    "backlog1024": ((ACCESS_LOG_LINE, BUFFERED_ACCESS_LOG_LINE), (KEEPALIVE_LINE, "keepalive 256;")),
+}
+
+
+def edited_template(workdir: Path, edits: tuple[tuple[str, str], ...]) -> Path:
+    """A copy of nginx/nginx.conf.template with ``edits`` applied (the shipped one is left alone)."""
+    text = (ROOT / "nginx" / "nginx.conf.template").read_text()
+    for old, new in edits:
+        if old not in text:
+            raise StackError(f"the template has no {old!r} to replace")
+        text = text.replace(old, new)
+    workdir.mkdir(parents=True, exist_ok=True)
+    path = workdir / "nginx.conf.template"
+    path.write_text(text)
+    return path
+
+
+def listen_backlogs(ports: dict[str, int]) -> dict[str, int]:
+    """The accept-queue size of each listening port (``ss -ltn``: Send-Q of a LISTEN socket)."""
+    out: dict[str, int] = {}
+    try:
+        text = subprocess.run(["ss", "-ltnH"], capture_output=True, text=True, timeout=10, check=False).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return out
+    by_port = {}
+    for row in text.splitlines():
+        parts = row.split()
+        if len(parts) >= 4 and parts[3].rsplit(":", 1)[-1].isdigit():
+            by_port[int(parts[3].rsplit(":", 1)[1])] = int(parts[2])
+    for name, port in ports.items():
+        if port in by_port:
+            out[name] = by_port[port]
+    return out
 
 
 def host_busy() -> tuple[float, float, float]:
@@ -112,7 +177,8 @@ def print_run(run: dict[str, Any]) -> None:
     log = run["log"]
     print(f"{run['rps']:.0f} req/s p50 {run['p50_ms']} ms p99 {run['p99_ms']} ms non-2xx {run['non_2xx_3xx']} "
           f"sock {run['socket_errors_total']} nginx-non2xx {log['nginx_non2xx_statuses']} "
-          f"nginx-errors {log['nginx_error_lines']} others {run['other_cpu_s']} cpu-s", flush=True)
+          f"nginx-errors {log['nginx_error_lines']} others {run['other_cpu_s']} cpu-s "
+          f"host-tcp {run['tcpext_host_delta']}", flush=True)
 
 
 def run_matrix(stack: Stack, workdir: Path, args: argparse.Namespace, preview: str,
@@ -145,6 +211,13 @@ def run_profile(name: str, args: argparse.Namespace, base: Path) -> dict[str, An
     env = dict(env)
     if name == "quiet":
         env["STACK_ACCESS_LOG"] = str(workdir / "access.log")
+    if name == "backlog1024":
+        site = workdir / "site"
+        site.mkdir(parents=True, exist_ok=True)
+        (site / "sitecustomize.py").write_text(SITECUSTOMIZE)
+        env["PYTHONPATH"] = str(site)
+    if name in TEMPLATE_EDITS:
+        env["STACK_NGINX_TEMPLATE"] = str(edited_template(workdir, TEMPLATE_EDITS[name]))
     stack = Stack(workdir, env, nice=args.nice)
     out: dict[str, Any] = {"name": name, "description": description, "env": env, "runs": [],
                            "ports": {"nginx": stack.http, "capture": stack.capture, "previewer": stack.previewer,
@@ -153,6 +226,7 @@ def run_profile(name: str, args: argparse.Namespace, base: Path) -> dict[str, An
           f"previewer :{stack.previewer})", flush=True)
     try:
         stack.start()
+        out["listen_backlog"] = listen_backlogs(out["ports"])
         out["mails"] = mails.send_mails(stack.smtp, args.mails)
         out["listed"] = mails.wait_total(stack.http, args.mails)
         pid = mails.first_preview_id(stack.http)
@@ -178,7 +252,7 @@ def run_profile(name: str, args: argparse.Namespace, base: Path) -> dict[str, An
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="10 s per run, 100 mails")
-    p.add_argument("--profiles", default="default,quiet", help="comma-separated: default, quiet")
+    p.add_argument("--profiles", default="default,quiet", help="comma-separated: " + ", ".join(PROFILES))
     p.add_argument("--connections", default=",".join(map(str, CONNECTIONS)), help="comma-separated wrk -c values")
     p.add_argument("--duration", type=int, help="seconds per wrk run (default 30, 10 with --quick)")
     p.add_argument("--mails", type=int, help="mails to send (default 200, 100 with --quick)")
