@@ -36,6 +36,18 @@ def size(path: Path) -> int:
         return 0
 
 
+def spawn_count(path: Path) -> int:
+    """How many times supervisord spawned a program (3 = nginx, capture service and previewer, no restart)."""
+    count = 0
+    try:
+        with path.open("rb") as fh:
+            for line in fh:
+                count += b" INFO spawned: " in line and not line.startswith((b"nginx |", b"previewer |"))
+    except OSError:
+        return -1
+    return count
+
+
 def scan(lines: list[str]) -> dict[str, Any]:
     """Status classes of nginx and previewer access-log lines, and nginx's warn/error lines."""
     nginx: Counter[str] = Counter()

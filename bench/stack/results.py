@@ -119,7 +119,8 @@ def table_rows(profile: dict[str, Any]) -> list[dict[str, Any]]:
     for endpoint, conns in keys:
         pair = {}
         for path in ("nginx", "direct"):
-            runs = [r for r in profile["runs"] if (r["endpoint"], r["connections"], r["path"]) == (endpoint, conns, path)]
+            key = (endpoint, conns, path)
+            runs = [r for r in profile["runs"] if (r["endpoint"], r["connections"], r["path"]) == key]
             pair[path] = {"endpoint": endpoint, "connections": conns, "path": path, **aggregate(runs)}
         pair["nginx"]["nginx_overhead"] = overhead(pair["nginx"], pair["direct"])
         rows += [pair["nginx"], pair["direct"]]
@@ -153,7 +154,8 @@ def markdown(result: dict[str, Any]) -> str:
             e = row["socket_errors"]
             cpu = " / ".join(f"{row['cpu_s'][k]:.1f}" for k in CPU_COLUMNS)
             lines.append(f"{head} {rps} | {row['p50_ms']:.1f} | {row['p99_ms']:.1f} | {row['max_ms']:.0f} | "
-                         f"{row['non_2xx_3xx']} | {_c5(row)} | {e['connect']}/{e['read']}/{e['write']}/{e['timeout']} | "
+                         f"{row['non_2xx_3xx']} | {_c5(row)} | "
+                         f"{e['connect']}/{e['read']}/{e['write']}/{e['timeout']} | "
                          f"{row.get('nginx_overhead', '')} | {cpu} | {row['other_cpu_s']:.1f} |")
         lines.append("")
     return "\n".join(lines)

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import logscan  # noqa: E402
+import profiles  # noqa: E402
 import results  # noqa: E402
 import wrkrun  # noqa: E402
 from launch import cpu_delta  # noqa: E402
@@ -128,3 +130,38 @@ def test_a_failed_run_is_shown_not_hidden() -> None:
                         _run("direct", 500, 0)]}
     nginx, _ = results.table_rows(profile)
     assert nginx["error"] == "wrk exited 1"
+
+
+def test_spawn_count_counts_supervisor_spawns_not_program_output(tmp_path: Path) -> None:
+    log = tmp_path / "stack.log"
+    log.write_bytes(b"2026-11-22 10:28:52,585 INFO spawned: 'mailcapture' with pid 1\n"
+                    b"2026-11-22 10:28:52,586 INFO spawned: 'previewer' with pid 2\n"
+                    b"previewer | 2026-11-22 INFO spawned: a worker\n"
+                    b"2026-11-22 10:29:52,612 INFO spawned: 'previewer' with pid 3\n")
+    assert logscan.spawn_count(log) == 3
+    assert logscan.spawn_count(tmp_path / "missing") == -1
+
+
+def test_profiles_edit_a_copy_of_the_template_and_never_the_shipped_one(tmp_path: Path) -> None:
+    shipped = (profiles.ROOT / "nginx" / "nginx.conf.template").read_text()
+    env = profiles.profile_env("keepalive256", tmp_path)
+    copy = Path(env["STACK_NGINX_TEMPLATE"]).read_text()
+    assert copy.count("keepalive 256;") == 2 and "keepalive 64;" not in copy
+    assert "mailcapture buffer=64k flush=1s;" in copy
+    assert (profiles.ROOT / "nginx" / "nginx.conf.template").read_text() == shipped
+    assert profiles.profile_env("default", tmp_path / "d") == {}
+    assert profiles.profile_env("quiet", tmp_path / "q")["PREVIEWER_LOG_LEVEL"] == "WARNING"
+
+
+def test_backlog_experiment_sets_aiohttp_default_backlog(tmp_path: Path) -> None:
+    env = profiles.profile_env("backlog1024", tmp_path)
+    code = ("import unittest.mock as m\n"
+            "from aiohttp import web_runner\n"
+            "seen = {}\n"
+            "def base_init(self, *a, backlog=None, **k): seen['backlog'] = backlog\n"
+            "with m.patch.object(web_runner.BaseSite, '__init__', base_init):\n"
+            "    web_runner.TCPSite(m.MagicMock(), '127.0.0.1', 0)\n"
+            "print(seen['backlog'])\n")
+    out = subprocess.run([sys.executable, "-c", code], env={"PYTHONPATH": env["PYTHONPATH"]},
+                         capture_output=True, text=True, timeout=60, check=False)
+    assert out.stdout.strip() == str(profiles.EXPERIMENT_BACKLOG), out.stderr
