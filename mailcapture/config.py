@@ -172,6 +172,15 @@ class Settings:
         return Settings(values, dict(self.sources))
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def log_level_setting(env: str) -> Setting:
+    """The log-level setting every service has."""
+    return Setting("log_level", env, "INFO", "Log level: DEBUG, INFO, WARNING or ERROR.", parse_str,
+                   choices=LOG_LEVELS)
+
+
 def add_arguments(parser: argparse.ArgumentParser, settings: Iterable[Setting]) -> None:
     for s in settings:
         parser.add_argument(

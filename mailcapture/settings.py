@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from mailcapture.config import (
+    ConfigError,
     Setting,
     Settings,
     load,
+    log_level_setting,
     parse_addr,
     parse_bool,
     parse_duration,
@@ -67,9 +69,7 @@ SETTINGS: tuple[Setting, ...] = (
             parse_url),
     Setting("prune_interval", "MAILCAPTURE_PRUNE_INTERVAL", "10s",
             "How often retention pruning runs in the background.", parse_duration),
-    Setting("log_level", "MAILCAPTURE_LOG_LEVEL", "INFO",
-            "Log level: DEBUG, INFO, WARNING or ERROR.", parse_str,
-            choices=("DEBUG", "INFO", "WARNING", "ERROR")),
+    log_level_setting("MAILCAPTURE_LOG_LEVEL"),
 )
 
 
@@ -77,7 +77,6 @@ def load_settings(env: Mapping[str, str] | None = None,
                   flags: Mapping[str, str | None] | None = None) -> Settings:
     """Load and validate; raises ``ConfigError`` with a clear message on a bad value."""
     settings = load(SETTINGS, env, flags)
-    from mailcapture.config import ConfigError
 
     if settings.smtp_auth == "file" and not settings.smtp_auth_file:
         raise ConfigError("MAILCAPTURE_SMTP_AUTH=file needs MAILCAPTURE_SMTP_AUTH_FILE")

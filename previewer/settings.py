@@ -10,6 +10,7 @@ from mailcapture.config import (
     Setting,
     Settings,
     load,
+    log_level_setting,
     parse_addr,
     parse_bool,
     parse_duration,
@@ -132,9 +133,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("test_hooks", "PREVIEWER_TEST_HOOKS", "false",
             "Tests only: accept synthetic 'sleep'/'bloat' inputs that make a worker hang or grow.",
             parse_bool),
-    Setting("log_level", "PREVIEWER_LOG_LEVEL", "INFO",
-            "Log level: DEBUG, INFO, WARNING or ERROR.", parse_str,
-            choices=("DEBUG", "INFO", "WARNING", "ERROR")),
+    log_level_setting("PREVIEWER_LOG_LEVEL"),
 )
 
 
