@@ -31,6 +31,7 @@ class Plan:
     per_client: dict[str, int]  # kind -> requests per client in a throughput run
     clients: tuple[int, ...] = (2, 4)
     vips_copies: int = 10
+    tp_reps: int = 3  # interleaved repetitions of every throughput batch per round
 
 
 @dataclass
@@ -118,27 +119,34 @@ async def one_round(http: aiohttp.ClientSession, s: Subjects, plan: Plan, index:
 
 
 async def _throughput(http: aiohttp.ClientSession, s: Subjects, plan: Plan, kind: str) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+    """``plan.tp_reps`` repetitions; inside each, every (contender, clients) batch runs once, in turn, so
+    the batches compared in a ratio ran seconds apart. Returns key -> per-repetition results."""
     per_client = plan.per_client[kind]
     contenders: dict[str, list[str]] = {f"previewer_w{w}": _urls(s, kind, base) for w, base in s.previewers.items()}
     if s.thumbor and kind in THUMBOR_KINDS:
         contenders["thumbor"] = _thumbor_urls(s, kind)
-    for name, urls in contenders.items():
-        expect = None if name == "thumbor" else "miss"
+    out: dict[str, Any] = {}
+    for _ in range(plan.tp_reps):
         for clients in plan.clients:
-            if clients > len(urls):
-                continue  # fewer distinct inputs than clients: single flight would merge them
-            client_urls = [[urls[c % len(urls)]] for c in range(clients)]
-            t = await lg.concurrent(http, client_urls, per_client, expect)
-            out[f"{name}_c{clients}"] = {"items": t.items, "seconds": round(t.seconds, 3),
-                                         "per_second": round(t.per_second, 2),
-                                         "p50_ms": round(lg.percentile(t.latencies, 50) * 1000, 2)}
+            for name, urls in contenders.items():
+                if clients > len(urls):
+                    continue  # fewer distinct inputs than clients: single flight would merge them
+                client_urls = [[urls[c % len(urls)]] for c in range(clients)]
+                t = await lg.concurrent(http, client_urls, per_client, None if name == "thumbor" else "miss")
+                out.setdefault(f"{name}_c{clients}", []).append(
+                    {"items": t.items, "seconds": round(t.seconds, 3), "per_second": round(t.per_second, 2),
+                     "p50_ms": round(lg.percentile(t.latencies, 50) * 1000, 2)})
     return out
 
 
 def _med(values: list[float | None]) -> float | None:
     vals = [v for v in values if v is not None]
     return round(statistics.median(vals), 3) if vals else None
+
+
+def _pair_ratios(thr: list[dict[str, Any]], num: str, den: str) -> float | None:
+    """Median of num/den over every (round, repetition): each pair ran back to back."""
+    return _med([a["per_second"] / b["per_second"] for r in thr for a, b in zip(r[num], r[den])])
 
 
 def summarise(rounds: list[dict[str, Any]], kinds: list[str], workers: list[int],
@@ -163,8 +171,9 @@ def summarise(rounds: list[dict[str, Any]], kinds: list[str], workers: list[int]
         if "vips" in lat[0]:
             k["latency"]["vips"] = {f: _med([r["vips"][f] for r in lat]) for f in lat[0]["vips"]}
         for key in keys:
-            k["throughput"][key] = {"per_second_median": _med([r[key]["per_second"] for r in thr]),
-                                    "per_second_rounds": [r[key]["per_second"] for r in thr]}
+            reps = [x["per_second"] for r in thr for x in r[key]]
+            k["throughput"][key] = {"per_second_median": _med(reps), "per_second_reps": reps,
+                                    "items_per_rep": thr[0][key][0]["items"]}
         for w in workers:
             k["ratios"][f"overhead_w{w}_vs_bare_p50"] = _med(
                 [r[f"previewer_w{w}"]["p50_ms"] / r["bare"]["p50_ms"] for r in lat])
@@ -176,13 +185,11 @@ def summarise(rounds: list[dict[str, Any]], kinds: list[str], workers: list[int]
             for c in clients:
                 if f"thumbor_c{c}" not in keys:
                     continue
-                k["ratios"][f"w1_c{c}_throughput_vs_thumbor"] = _med(
-                    [r[f"previewer_w1_c{c}"]["per_second"] / r[f"thumbor_c{c}"]["per_second"] for r in thr])
+                k["ratios"][f"w1_c{c}_throughput_vs_thumbor"] = _pair_ratios(thr, f"previewer_w1_c{c}", f"thumbor_c{c}")
         if 1 in workers and 2 in workers:
             for c in clients:
                 if f"previewer_w2_c{c}" not in keys:
                     continue
-                k["ratios"][f"scaling_w2_over_w1_c{c}"] = _med(
-                    [r[f"previewer_w2_c{c}"]["per_second"] / r[f"previewer_w1_c{c}"]["per_second"] for r in thr])
+                k["ratios"][f"scaling_w2_over_w1_c{c}"] = _pair_ratios(thr, f"previewer_w2_c{c}", f"previewer_w1_c{c}")
         out[kind] = k
     return out

@@ -114,19 +114,24 @@ def isolation_table(out: dict[str, Any]) -> list[str]:
 
 def memory_table(out: dict[str, Any]) -> list[str]:
     lines = ["| allocator | previews (renders) | seconds | start | median while running | peak | end (after 3 s "
-             "idle) | peak Q2 -> Q4 | plateau |", "|---|---|---|---|---|---|---|---|---|"]
+             "idle) | peak Q2 -> Q4 | plateau | end by process: service / image / document / video workers |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for alloc, m in out.get("memory", {}).items():
+        roles = m.get("by_role_end_mib", {})
         lines.append(f"| {alloc} | {m['previews']} ({m['renders']}) | {m['seconds']} | {m['start_mib']} | "
                      f"{m['median_running_mib']} | {m['peak_mib']} | {m['end_mib']} | {m['peak_q2_mib']} -> "
-                     f"{m['peak_q4_mib']} | {'yes' if m['plateau'] else 'no'} |")
+                     f"{m['peak_q4_mib']} | {'yes' if m['plateau'] else 'no'} | "
+                     f"{' / '.join(_v(roles.get(r)) for r in ('service', 'image', 'document', 'video'))} |")
     return lines
 
 
 def render(out: dict[str, Any]) -> str:
     env = out["environment"]
-    parts = [f"Run: {'--quick' if out['quick'] else 'full'}, {out['rounds']} round(s), {out['seconds']} s; "
-             f"{env['cpus']} CPUs, load average {env['loadavg_start'][0]:.1f} at start, "
-             f"{env['loadavg_end'][0]:.1f} at end; versions {env['versions']}.", "",
+    load = env.get("loadavg_1min_during_run", {})
+    parts = [f"Run: `{out.get('command', '')}` ({'quick' if out['quick'] else 'full'}, {out['rounds']} round(s), "
+             f"{out['seconds']} s, niceness {out.get('niceness', 0)}); {env['cpus']} CPUs; 1-min load average "
+             f"during the run min {load.get('min', 0):.1f} / median {load.get('median', 0):.1f} / max "
+             f"{load.get('max', 0):.1f}; versions {env['versions']}.", "",
              "### Targets", "", *targets_table(out), "",
              "### Latency, ms (1 client, sequential; p50 = median over rounds, p99 pooled)", "",
              *latency_table(out["comparison"]), "",

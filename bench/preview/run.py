@@ -18,6 +18,7 @@ import platform
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,7 @@ import stack  # noqa: E402
 
 RESULTS = stack.REPO / "bench" / "results"
 CACHED_KINDS = ("jpeg12", "pdf")
+LOAD_INTERVAL_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -63,12 +65,39 @@ def make_config(args: argparse.Namespace) -> Config:
     else:
         scale = gen.Scale()
         seq = {"jpeg12": 30, "png": 30, "pdf": 40, "video": 30, "jpeg64": 10}
-        per = {"jpeg12": 8, "png": 8, "pdf": 20, "video": 8, "jpeg64": 2}
+        per = {"jpeg12": 6, "png": 6, "pdf": 16, "video": 8, "jpeg64": 2}
         rounds, iso_n, iso_rounds, cached_n, mem = 3, 40, 3, 300, 2000
     rounds = args.rounds or rounds
-    return Config(args.quick, rounds, scale, compare.Plan(rounds, seq, per), iso_n, iso_rounds, cached_n,
+    plan = compare.Plan(rounds, seq, per, tp_reps=1 if args.quick else 3)
+    return Config(args.quick, rounds, scale, plan, iso_n, iso_rounds, cached_n,
                   args.memory_previews or mem, 4, not args.no_thumbor and refs.thumbor_available(),
                   not args.no_vips and refs.vips_version() is not None, not args.no_memory)
+
+
+class LoadSampler:
+    """1-minute load average every LOAD_INTERVAL_S in a thread (the machine is shared)."""
+
+    def __init__(self) -> None:
+        self.values: list[float] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="loadavg")
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.values.append(os.getloadavg()[0])
+            self._stop.wait(LOAD_INTERVAL_S)
+
+    def __enter__(self) -> LoadSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+    def summary(self) -> dict[str, float]:
+        vals = sorted(self.values) or [0.0]
+        return {"min": vals[0], "median": vals[len(vals) // 2], "max": vals[-1], "samples": len(self.values)}
 
 
 def log(msg: str) -> None:
@@ -211,7 +240,9 @@ def main(argv: list[str] | None = None) -> int:
     RESULTS.mkdir(parents=True, exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix="preview-bench-"))
     try:
-        out = asyncio.run(main_async(cfg, workdir))
+        with LoadSampler() as load:
+            out = asyncio.run(main_async(cfg, workdir))
+        out["environment"]["loadavg_1min_during_run"] = load.summary()
     finally:
         if args.keep:
             log(f"kept {workdir}")
