@@ -19,7 +19,8 @@ import refs
 from gen_inputs import Input
 
 THUMBOR_KINDS = ("jpeg12", "png", "jpeg64")  # thumbor's PIL engine renders images only
-VIPS_KINDS = ("jpeg12", "png", "pdf", "jpeg64")  # vipsthumbnail has no video loader
+VIPS_KINDS = ("jpeg12", "png", "pdf", "jpeg64")
+BARE_PARALLEL_KINDS = ("jpeg12", "png", "pdf", "video")  # bare call in 1 and 2 processes (machine ceiling)  # vipsthumbnail has no video loader
 # Prometheus format label of each kind (previewer_render_seconds{format=...}).
 FORMAT_OF = {"jpeg12": "jpeg", "jpeg64": "jpeg", "png": "png", "pdf": "pdf", "video": "video"}
 
@@ -115,6 +116,11 @@ async def one_round(http: aiohttp.ClientSession, s: Subjects, plan: Plan, index:
                              "marginal_per_item_ms": round((batch - single) / (plan.vips_copies - 1) * 1000, 2)}
         result["latency"][kind] = entry
         result["throughput"][kind] = await _throughput(http, s, plan, kind)
+        if kind in BARE_PARALLEL_KINDS:
+            result["throughput"][kind]["bare_parallel"] = [
+                {"procs": procs, "per_second": round(await asyncio.to_thread(
+                    refs.bare_parallel, kind, first.data, s.paths[first.sha256], procs,
+                    plan.per_client[kind] * 2), 2)} for _ in range(plan.tp_reps) for procs in (1, 2)]
     return result
 
 
@@ -157,7 +163,7 @@ def summarise(rounds: list[dict[str, Any]], kinds: list[str], workers: list[int]
         lat = [r["latency"][kind] for r in rounds]
         thr = [r["throughput"][kind] for r in rounds]
         names = [n for n in lat[0] if n != "vips"]
-        keys = [key for key in thr[0] if all(key in r for r in thr)]
+        keys = [key for key in thr[0] if all(key in r for r in thr) and key != "bare_parallel"]
         k: dict[str, Any] = {"latency": {}, "throughput": {}, "ratios": {}}
         for name in names:
             pooled = [x for r in lat for x in r[name]["samples_ms"]]
@@ -186,6 +192,13 @@ def summarise(rounds: list[dict[str, Any]], kinds: list[str], workers: list[int]
                 if f"thumbor_c{c}" not in keys:
                     continue
                 k["ratios"][f"w1_c{c}_throughput_vs_thumbor"] = _pair_ratios(thr, f"previewer_w1_c{c}", f"thumbor_c{c}")
+        if "bare_parallel" in thr[0]:
+            runs = [x for r in thr for x in r["bare_parallel"]]
+            one = [x["per_second"] for x in runs if x["procs"] == 1]
+            two = [x["per_second"] for x in runs if x["procs"] == 2]
+            k["throughput"]["bare_1proc"] = {"per_second_median": _med(one), "per_second_reps": one}
+            k["throughput"]["bare_2proc"] = {"per_second_median": _med(two), "per_second_reps": two}
+            k["ratios"]["bare_scaling_2proc_over_1proc"] = _med([b / a for a, b in zip(one, two)])
         if 1 in workers and 2 in workers:
             for c in clients:
                 if f"previewer_w2_c{c}" not in keys:

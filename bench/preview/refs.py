@@ -9,7 +9,9 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import io
+import multiprocessing
 import re
 import shutil
 import socket
@@ -89,6 +91,25 @@ def bare_call(kind: str, data: bytes, path: Path) -> Callable[[], bytes]:
     if kind == "video":
         return lambda: bare_video(str(path))
     raise ValueError(kind)
+
+
+def _bare_batch(kind: str, data: bytes, path: str, n: int) -> int:
+    call = bare_call(kind, data, Path(path))
+    for _ in range(n):
+        call()
+    return n
+
+
+def bare_parallel(kind: str, data: bytes, path: Path, procs: int, per_proc: int) -> float:
+    """Thumbnails per second of the bare call in ``procs`` processes at once (``per_proc`` each): the
+    parallelism this machine really offers to the same work, measured next to the previewer's scaling."""
+    ctx = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(procs, mp_context=ctx) as pool:
+        list(pool.map(_bare_batch, [kind] * procs, [data] * procs, [str(path)] * procs, [1] * procs))  # warm
+        started = time.perf_counter()
+        done = sum(pool.map(_bare_batch, [kind] * procs, [data] * procs, [str(path)] * procs,
+                            [per_proc] * procs))
+        return done / (time.perf_counter() - started)
 
 
 # ----------------------------------------------------------------- vipsthumbnail

@@ -26,7 +26,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import aiohttp  # noqa: E402
+
 import compare  # noqa: E402
+import cpu_account  # noqa: E402
 import gen_inputs as gen  # noqa: E402
 import isolation  # noqa: E402
 import loadgen as lg  # noqa: E402
@@ -38,6 +41,7 @@ import stack  # noqa: E402
 RESULTS = stack.REPO / "bench" / "results"
 CACHED_KINDS = ("jpeg12", "pdf")
 LOAD_INTERVAL_S = 10.0
+CPU_BATCH_FACTOR = 2  # CPU accounting batches are this many times a throughput batch
 
 
 @dataclass(frozen=True)
@@ -122,6 +126,29 @@ def environment() -> dict[str, Any]:
             "loadavg_start": os.getloadavg()}
 
 
+async def cpu_per_item(http: aiohttp.ClientSession, subjects: compare.Subjects,
+                       contenders: dict[str, stack.Service], capture: stack.Service,
+                       cfg: Config) -> dict[str, Any]:
+    """Per kind and contender: one batch of concurrent requests with CPU accounting of every process."""
+    out: dict[str, Any] = {}
+    for kind, variants in subjects.inputs.items():
+        clients = min(4, len(variants))
+        for name, service in contenders.items():
+            if name == "thumbor":
+                if kind not in compare.THUMBOR_KINDS or subjects.thumbor is None:
+                    continue
+                urls = [refs.thumbor_url(subjects.thumbor, subjects.paths[i.sha256].name) for i in variants]
+                expect = None
+            else:
+                base = subjects.previewers[int(name.removeprefix("previewer_w"))]
+                urls = [lg.preview_url(base, i.sha256) for i in variants]
+                expect = "miss"
+            out.setdefault(kind, {})[name] = await cpu_account.per_item(
+                http, {name: service, "capture": capture}, urls, clients,
+                cfg.plan.per_client[kind] * CPU_BATCH_FACTOR, expect)
+    return out
+
+
 async def cached_hits(capture_url: str, workdir: Path, subjects: compare.Subjects, n: int) -> dict[str, Any]:
     """Disk cache on: one miss, then ``n`` hits (X-Preview-Cache: hit) per kind."""
     prev = stack.start_previewer(workdir / "cached", capture_url, 2, cache=True)
@@ -176,14 +203,17 @@ async def main_async(cfg: Config, workdir: Path) -> dict[str, Any]:
         stack.preview_ids(capture, everything)
         log(f"{len(everything)} inputs delivered in {mails} mails; preview ids verified")
         previewers = {}
+        prev_services: dict[str, stack.Service] = {}
         for workers in (1, 2):
             prev = stack.start_previewer(workdir / f"w{workers}", capture.http_url, workers)
             services.append(prev.service)
             previewers[workers] = prev.url
+            prev_services[f"previewer_w{workers}"] = prev.service
         thumbor_url = None
         if cfg.thumbor:
             svc, thumbor_url = refs.start_thumbor(workdir / "inputs", workdir / "thumbor")
             services.append(svc)
+            prev_services["thumbor"] = svc
         subjects = compare.Subjects(inputs, paths, previewers, thumbor_url, cfg.vips, capture.http_url, workdir)
         async with lg.session(16) as http:
             log("warm-up")
@@ -192,6 +222,8 @@ async def main_async(cfg: Config, workdir: Path) -> dict[str, Any]:
             for r in range(cfg.rounds):
                 log(f"comparison round {r + 1}/{cfg.rounds}")
                 rounds.append(await compare.one_round(http, subjects, cfg.plan, r))
+            log("CPU time per thumbnail, by process")
+            out["cpu"] = await cpu_per_item(http, subjects, prev_services, capture.service, cfg)
         out["comparison_rounds"] = rounds
         out["comparison"] = compare.summarise(rounds, list(inputs), list(previewers), cfg.plan.clients)
         out["isolation"] = {}

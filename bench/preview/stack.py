@@ -30,7 +30,7 @@ START_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 15.0
 POLL_S = 0.05
 LOG_LINES = 400
-MAX_MESSAGE_SIZE = "400M"
+MAX_MESSAGE_SIZE = "100M"  # mails here are at most ~60 MB encoded; within the default memory budget
 MAIL_LIMIT_BYTES = 40 * 1024 * 1024  # raw attachment bytes per mail (base64 adds a third)
 MAILCAPTURE_READY = re.compile(r"mailcapture ready smtp=(\d+) http=(\d+)")
 WORKER_QUEUES = ("image", "document", "video")
