@@ -22,6 +22,8 @@ PROFILES: dict[str, tuple[str, dict[str, str]]] = {
     "backlog1024": ("like `keepalive256`, and both aiohttp services listen with backlog=1024 instead of aiohttp's "
                     "default 128 (experiment: a sitecustomize.py on PYTHONPATH changes TCPSite's default)",
                     {"PREVIEWER_LOG_LEVEL": "INFO"}),
+    "quiet-1worker": ("like `quiet`, with `worker_processes 1` instead of `auto` (2 here): one nginx worker "
+                      "competing with the previewer and wrk for the 2 cores", {"PREVIEWER_LOG_LEVEL": "WARNING"}),
 }
 EXPERIMENT_BACKLOG = 1024
 SITECUSTOMIZE = f'''"""Benchmark experiment only: aiohttp's TCPSite listens with backlog={EXPERIMENT_BACKLOG}."""
@@ -48,6 +50,7 @@ TEMPLATE_EDITS: dict[str, tuple[tuple[str, str], ...]] = {
     "buffered": ((ACCESS_LOG_LINE, BUFFERED_ACCESS_LOG_LINE),),
     "keepalive256": ((ACCESS_LOG_LINE, BUFFERED_ACCESS_LOG_LINE), (KEEPALIVE_LINE, "keepalive 256;")),
     "backlog1024": ((ACCESS_LOG_LINE, BUFFERED_ACCESS_LOG_LINE), (KEEPALIVE_LINE, "keepalive 256;")),
+    "quiet-1worker": (("worker_processes auto;", "worker_processes 1;"),),
 }
 
 
@@ -67,7 +70,7 @@ def edited_template(workdir: Path, edits: tuple[tuple[str, str], ...]) -> Path:
 def profile_env(name: str, workdir: Path) -> dict[str, str]:
     """The extra environment of profile ``name``; writes its template copy or sitecustomize into ``workdir``."""
     env = dict(PROFILES[name][1])
-    if name == "quiet":
+    if name in ("quiet", "quiet-1worker"):
         env["STACK_ACCESS_LOG"] = str(workdir / "access.log")
     if name == "backlog1024":
         site = workdir / "site"

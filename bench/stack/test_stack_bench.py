@@ -165,3 +165,17 @@ def test_backlog_experiment_sets_aiohttp_default_backlog(tmp_path: Path) -> None
     out = subprocess.run([sys.executable, "-c", code], env={"PYTHONPATH": env["PYTHONPATH"]},
                          capture_output=True, text=True, timeout=60, check=False)
     assert out.stdout.strip() == str(profiles.EXPERIMENT_BACKLOG), out.stderr
+
+
+def test_merge_pools_runs_of_the_same_profile_across_files() -> None:
+    import merge
+
+    a = {"started": "a", "settings": {"repeat": 1},
+         "profiles": [{"name": "p", "description": "d", "runs": [_run("nginx", 400, 0), _run("direct", 500, 0)]}]}
+    b = {"started": "b", "settings": {"repeat": 2},
+         "profiles": [{"name": "p", "description": "d", "runs": [_run("nginx", 420, 0), _run("direct", 520, 0),
+                                                                  _run("nginx", 440, 1), _run("direct", 540, 1)]}]}
+    merged = merge.merge([a, b])
+    assert merged["settings"]["repeat"] == 3 and len(merged["profiles"]) == 1
+    nginx, direct = merged["profiles"][0]["summary"]
+    assert (nginx["n"], nginx["rps"], direct["rps"]) == (3, 420, 520)
