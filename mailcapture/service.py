@@ -27,6 +27,7 @@ log = logging.getLogger("mailcapture")
 
 # At most this many messages are parsed/hashed at once (each holds its decoded parts in memory).
 INGEST_CONCURRENCY = 2
+LISTEN_BACKLOG = 1024  # aiohttp's 128 overflows when nginx opens many upstream connections at once
 TENANT_UNSAFE = re.compile(r"[^a-zA-Z0-9_]")
 
 
@@ -109,7 +110,7 @@ class Service:
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
         host, port = self.settings.http_addr
-        site = web.TCPSite(self._runner, host, port, reuse_address=True)
+        site = web.TCPSite(self._runner, host, port, reuse_address=True, backlog=LISTEN_BACKLOG)
         await site.start()
         server = site._server  # aiohttp keeps the asyncio server here; needed for port 0
         if server is not None and server.sockets:

@@ -151,13 +151,19 @@ def make_app(service: Previewer) -> web.Application:
     return app
 
 
+LISTEN_BACKLOG = 1024  # aiohttp's 128 overflows when nginx opens many upstream connections at once
+
+
 async def serve(settings: Settings) -> int:
     """Run until SIGTERM/SIGINT. Logs the bound address (port 0 picks a free one)."""
     service = Previewer(settings)
-    runner = web.AppRunner(make_app(service), access_log=logging.getLogger("previewer.access"))
+    # Per-request access lines only at DEBUG: nginx logs every request in the stack, and a log line
+    # per thumbnail costs more than serving a cached one.
+    access_log = logging.getLogger("previewer.access") if settings.log_level == "DEBUG" else None
+    runner = web.AppRunner(make_app(service), access_log=access_log)
     await runner.setup()
     host, port = settings.http_addr
-    site = web.TCPSite(runner, host, port)
+    site = web.TCPSite(runner, host, port, backlog=LISTEN_BACKLOG)
     try:
         await site.start()
     except OSError as exc:
