@@ -165,7 +165,23 @@ def write_chart(path: Path, curves: dict[str, list[Sample]], total: int) -> None
     for n, (name, samples) in enumerate(curves.items()):
         colour = COLOURS.get(name, (0, 0, 0))
         points = [xy(min(s.done, total), s.rss) for s in samples]
+        rest = [xy(min(s.done, total), s.rss - s.roles.get("document", 0)) for s in samples]
         if len(points) > 1:
             draw.line(points, fill=colour, width=2)
-        draw.text((x1 - 120, y1 + 10 + 14 * n), name, fill=colour)
+            draw.line(rest, fill=tuple(c // 2 + 127 for c in colour), width=1)
+        draw.text((x1 - 330, y1 + 10 + 28 * n), f"{name}: all processes", fill=colour)
+        draw.text((x1 - 330, y1 + 24 + 28 * n), f"{name}: without document workers",
+                  fill=tuple(c // 2 + 127 for c in colour))
     im.save(path)
+
+
+def read_csv(path: Path) -> dict[str, list[Sample]]:
+    """The curves back from :func:`write_csv` (to redraw a chart)."""
+    curves: dict[str, list[Sample]] = {}
+    with path.open(newline="") as f:
+        for row in csv.DictReader(f):
+            roles = {r: int(float(row[f"{r}_mib"]) * MIB) for r in ROLES if f"{r}_mib" in row}
+            curves.setdefault(row["allocator"], []).append(
+                Sample(float(row["seconds"]), int(row["previews_done"]), int(float(row["rss_mib"]) * MIB),
+                       len(roles), roles))
+    return curves

@@ -92,3 +92,16 @@ def test_metric_sums_between_scrapes() -> None:
     after = {"image": (2.5, 20.0)}
     assert lg.mean_between(before, after, "image") == pytest.approx(0.15)
     assert lg.mean_between(before, before, "image") is None
+
+
+def test_curve_csv_round_trip_and_chart(tmp_path: Path) -> None:
+    curves = {"glibc": _samples([100, 120, 130]), "jemalloc": _samples([90, 95, 96])}
+    path = tmp_path / "m.csv"
+    memcurve.write_csv(path, curves)
+    back = memcurve.read_csv(path)
+    assert [s.rss for s in back["glibc"]] == [s.rss for s in curves["glibc"]]
+    assert back["jemalloc"][2].roles["service"] == 96 * MIB
+    chart = tmp_path / "m.png"
+    memcurve.write_chart(chart, back, 3)
+    with Image.open(chart) as im:
+        assert im.size == memcurve.CHART_SIZE
