@@ -23,6 +23,9 @@ from previewer.worker.output import Rendered
 CONFIG_ENV = "PREVIEWER_WORKER_CONFIG"
 HEAVY_MODULES = ("PIL", "fitz", "pymupdf", "av", "aiohttp", "numpy")
 PURGE_ABOVE = 8 * 1024 * 1024  # ask jemalloc to give memory back after inputs larger than this
+# Slow queues run at a lower CPU priority: when the cores are busy with PDFs and videos, image
+# thumbnails (what an open inbox waits for) still get the CPU first.
+NICENESS = {"image": 0, "document": 10, "video": 10}
 
 Renderer = Callable[[str, "str | bytes", int, int], Rendered]
 log = logging.getLogger("previewer.worker")
@@ -117,6 +120,8 @@ def main(argv: list[str]) -> int:
         return 2
     logging.basicConfig(level=logging.WARNING, format=f"previewer-worker[{argv[1]}] %(levelname)s %(message)s")
     config = json.loads(os.environ.get(CONFIG_ENV, "{}") or "{}")
+    if NICENESS.get(argv[1], 0):
+        os.nice(NICENESS[argv[1]])
     config.setdefault("original_size_limit", 256 * 1024 * 1024)
     # Protocol on private copies of fds 0/1; fd 1 itself goes to stderr so C-library prints are harmless.
     out = os.fdopen(os.dup(1), "wb")

@@ -13,6 +13,9 @@ MIN_EDGE = 1
 
 pymupdf.TOOLS.mupdf_display_errors(False)
 pymupdf.TOOLS.mupdf_display_warnings(False)
+# MuPDF keeps decoded fonts and images in a resource store (up to 256 MiB) that grows across
+# documents. Every task opens a new document, so nothing is lost by emptying the store after each
+# task (measured: a document worker held ~430 MiB after 2,000 mixed previews without this).
 
 
 def render(fmt: str, source: str | bytes, size: int, original_size_limit: int) -> Rendered:
@@ -36,6 +39,8 @@ def render(fmt: str, source: str | bytes, size: int, original_size_limit: int) -
             raise CorruptInput(f"cannot render the first page of the {fmt.upper()}: {exc}") from None
         mode = "RGBA" if pix.alpha else "RGB"
         im = Image.frombytes(mode, (pix.width, pix.height), pix.samples)
+    del pix
+    pymupdf.TOOLS.store_shrink(100)  # empty the store: the next task is another document
     return thumbnail(im, size)
 
 
