@@ -179,3 +179,15 @@ def test_merge_pools_runs_of_the_same_profile_across_files() -> None:
     assert merged["settings"]["repeat"] == 3 and len(merged["profiles"]) == 1
     nginx, direct = merged["profiles"][0]["summary"]
     assert (nginx["n"], nginx["rps"], direct["rps"]) == (3, 420, 520)
+
+
+def test_template_edit_is_skipped_when_present_and_refused_when_unknown(tmp_path: Path) -> None:
+    from launch import StackError
+
+    shipped = (profiles.ROOT / "nginx" / "nginx.conf.template").read_text()
+    present = "worker_connections 4096;"
+    assert present in shipped
+    same = profiles.edited_template(tmp_path / "a", (("no such line", present),)).read_text()
+    assert same == shipped
+    with pytest.raises(StackError, match="neither"):
+        profiles.edited_template(tmp_path / "b", (("no such line", "nor this one"),))
