@@ -151,9 +151,11 @@ def render(out: dict[str, Any]) -> str:
              "### Targets", "", *targets_table(out), "",
              "### Latency, ms (1 client, sequential; p50 = median over rounds, p99 pooled)", "",
              *latency_table(out["comparison"]), "",
-             "### Throughput, thumbnails/s (median over rounds; cN = N concurrent clients on distinct inputs)", "",
+             "### Throughput, thumbnails/s (median of all batches: interleaved repetitions x rounds; cN = N "
+             "concurrent clients on distinct inputs)", "",
              *throughput_table(out["comparison"]), "",
-             "### CPU time per thumbnail (one batch, 4 clients; 2 for the 64 MP JPEG)", "", *cpu_table(out), "",
+             "### CPU time per thumbnail (one batch, 4 clients; 2 for the 64 MP JPEG; its thumbnails/s is a single "
+             "batch, noisier than the table above)", "", *cpu_table(out), "",
              "### Queue isolation (JPEG 12 MP, sequential)", "", *isolation_table(out), ""]
     if out.get("memory"):
         parts += ["### Memory (RSS of the previewer + all its workers, MiB)", "", *memory_table(out), ""]
