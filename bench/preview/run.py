@@ -5,7 +5,7 @@ In one run, with the same inputs: generate them, mail them to the real capture s
 ``previewer serve`` (cache off) against the bare library call, thumbor 7.8.0 and vipsthumbnail; queue
 isolation; cached hits; memory over many mixed previews under glibc and jemalloc. Writes
 ``bench/results/preview.json`` (+ a time-stamped copy), ``preview-memory.csv``, ``preview-memory.png`` and
-``preview.md``. See bench/preview/RESULTS.md.
+``preview.md`` (``--quick``: ``preview-quick*``). See bench/preview/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -243,8 +243,9 @@ async def main_async(cfg: Config, workdir: Path) -> dict[str, Any]:
         out["cached"] = await cached_hits(capture.http_url, workdir, subjects, cfg.cached_n)
         if cfg.memory:
             out["memory"], curves = await memory_runs(capture.http_url, workdir, subjects, cfg)
-            memcurve.write_csv(RESULTS / "preview-memory.csv", curves)
-            memcurve.write_chart(RESULTS / "preview-memory.png", curves, cfg.memory_previews)
+            name = "preview-quick-memory" if cfg.quick else "preview-memory"
+            memcurve.write_csv(RESULTS / f"{name}.csv", curves)
+            memcurve.write_chart(RESULTS / f"{name}.png", curves, cfg.memory_previews)
     finally:
         for svc in services:
             svc.stop()
