@@ -142,7 +142,7 @@ def run_interleaved(specs: list[tg.TargetSpec], msgs: phases.Messages, args: arg
         for spec in specs:
             print(f"== {spec.name}: starting", flush=True)
             try:
-                running[spec.name] = tg.start_target(spec, workdir, args.nice)
+                running[spec.name] = tg.start_target(spec, workdir, args.nice, args.mailcapture_env)
                 phases.record_start(outs[spec.name], running[spec.name])
             except tg.TargetError as exc:
                 outs[spec.name]["error"] = str(exc)

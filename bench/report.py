@@ -207,7 +207,10 @@ def render_markdown(result: dict[str, Any]) -> str:
         f"- Attachment fetch: the 5th attachment ({params['attachment_size'] / MB:.1f} MB decoded) of a large message,"
         f" {params['fetch_repeats']} keep-alive GETs, body checked against what was sent.",
         "- mailcapture: `mailcapture serve` with MAILCAPTURE_COMPRESSION=0|1|3, MAILCAPTURE_MAX_MESSAGES=0, "
-        "MAILCAPTURE_PREVIEWER_URL empty, fresh data dir per level. MailDev: `--mail-directory` on the same disk.",
+        "MAILCAPTURE_PREVIEWER_URL empty, fresh data dir per level"
+        + (", extra environment " + ", ".join(f"`{k}={v}`" for k, v in params["mailcapture_env"].items())
+           if params.get("mailcapture_env") else "")
+        + ". MailDev: `--mail-directory` on the same disk.",
         "",
         "## Results",
         "",
@@ -249,7 +252,8 @@ def render_markdown(result: dict[str, Any]) -> str:
     multi = [(name, procs) for name, procs in multi if len(procs) > 1]
     if multi:
         lines += ["", "Peak RSS of the large run by process: " + "; ".join(
-            f"{name}: " + ", ".join(f"{proc} {rss / MB:.0f} MB" for proc, rss in procs.items()) for name, procs in multi)]
+            f"{name}: " + ", ".join(f"{proc} {rss / MB:.0f} MB" for proc, rss in procs.items())
+            for name, procs in multi)]
     errors = [(t["name"], phase, (t.get(phase) or {}).get("error") or (t.get(phase) or {}).get("errors"))
               for t in result["targets"] for phase in ("large", "small", "fetch")]
     errors = [e for e in errors if e[2]]

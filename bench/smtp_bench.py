@@ -48,7 +48,7 @@ def run_target(spec: tg.TargetSpec, msgs: Messages, args: argparse.Namespace, wo
     out = phases.new_result(spec)
     print(f"== {spec.name}: starting", flush=True)
     try:
-        target = tg.start_target(spec, workdir, args.nice)
+        target = tg.start_target(spec, workdir, args.nice, args.mailcapture_env)
     except tg.TargetError as exc:
         out["error"] = str(exc)
         print(f"   {spec.name}: {exc}", flush=True)
@@ -77,7 +77,8 @@ def run_target(spec: tg.TargetSpec, msgs: Messages, args: argparse.Namespace, wo
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--targets", default=DEFAULT_TARGETS,
-                   help="comma list: sink, aiosmtpd (stock, stores nothing; opt-in), maildev, mailcapture (levels 0,1,3) "
+                   help="comma list: sink, aiosmtpd (stock, stores nothing; opt-in), maildev, "
+                        "mailcapture (levels 0,1,3) "
                         "or mailcapture-zN (default: %(default)s)")
     p.add_argument("--quick", action="store_true", help=f"scale down: {QUICK}")
     p.add_argument("--large", type=int, help=f"large messages per target (default {FULL['large']})")
@@ -91,6 +92,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--nice", type=int, default=None,
                    help="scheduling priority for the client and the targets, e.g. -10 (needs root) to shield the "
                         "measurement from other work on the machine")
+    p.add_argument("--mailcapture-env", action="append", default=[], metavar="KEY=VALUE",
+                   help="extra environment for the mailcapture targets only, e.g. "
+                        "GLIBC_TUNABLES=glibc.malloc.mmap_threshold=1048576 (repeatable)")
     p.add_argument("--no-maildev-fetch", action="store_true", help="skip MailDev's attachment fetch")
     p.add_argument("--keep-data", action="store_true", help="keep data dirs and logs (printed at the end)")
     p.add_argument("--out", type=Path, default=RESULTS_DIR, help="results directory (default bench/results)")
@@ -106,6 +110,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error(f"--repeat must be 1..{MAX_REPEAT}")
     if not 1 <= args.concurrency <= rawclient.MAX_CONCURRENCY:
         p.error(f"--concurrency must be 1..{rawclient.MAX_CONCURRENCY}")
+    bad = [kv for kv in args.mailcapture_env if "=" not in kv or not kv.split("=", 1)[0]]
+    if bad:
+        p.error(f"--mailcapture-env needs KEY=VALUE, got {bad[0]!r}")
+    args.mailcapture_env = dict(kv.split("=", 1) for kv in args.mailcapture_env)
     try:
         args.specs = tg.target_specs([t.strip() for t in args.targets.split(",") if t.strip()])
     except ValueError as exc:
@@ -146,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         "params": {"command": args.command, "large_count": args.large, "large_size": msgs.large_size,
                    "small_count": args.small, "small_size": msgs.small_size, "small_concurrency": args.concurrency,
                    "repeat": args.repeat, "interleave": args.interleave,
-                   "nice": args.nice,
+                   "nice": args.nice, "mailcapture_env": args.mailcapture_env,
                    "fetch_repeats": args.fetch_repeats,
                    "attachment_size": len(msgs.attachment5[0]) if msgs.attachment5 else 0},
         "targets": results,

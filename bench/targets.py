@@ -134,11 +134,13 @@ def _http_accepts(port: int) -> bool:
         return False
 
 
-def _command(spec: TargetSpec, smtp_port: int, http_port: int | None, data_dir: Path | None) -> tuple[list[str], dict[str, str]]:
+def _command(
+    spec: TargetSpec, smtp_port: int, http_port: int | None, data_dir: Path | None, extra_env: dict[str, str]
+) -> tuple[list[str], dict[str, str]]:
     env = dict(os.environ)
     if spec.kind in SCRIPT_TARGETS:
-        return [str(VENV_PYTHON if VENV_PYTHON.exists() else sys.executable), str(BENCH_DIR / SCRIPT_TARGETS[spec.kind]),
-                "--host", HOST, "--port", str(smtp_port)], env
+        python = VENV_PYTHON if VENV_PYTHON.exists() else Path(sys.executable)
+        return [str(python), str(BENCH_DIR / SCRIPT_TARGETS[spec.kind]), "--host", HOST, "--port", str(smtp_port)], env
     if spec.kind == "maildev":
         if not MAILDEV_JS.exists():
             raise TargetError(f"MailDev is not installed: run bench/setup_peers.sh ({MAILDEV_JS} missing)")
@@ -157,18 +159,22 @@ def _command(spec: TargetSpec, smtp_port: int, http_port: int | None, data_dir: 
         "MAILCAPTURE_MAX_MESSAGES": "0",
         "MAILCAPTURE_PREVIEWER_URL": "",
     })
+    env.update(extra_env)
     return [str(MAILCAPTURE_BIN), "serve"], env
 
 
-def start_target(spec: TargetSpec, workdir: Path, nice: int | None = None) -> RunningTarget:
+def start_target(
+    spec: TargetSpec, workdir: Path, nice: int | None = None, mailcapture_env: dict[str, str] | None = None
+) -> RunningTarget:
     """Start ``spec`` and wait until it answers. ``nice``: scheduling priority for it and its children
-    (negative values need root: they shield the measurement from other work on a shared machine)."""
+    (negative values need root: they shield the measurement from other work on a shared machine).
+    ``mailcapture_env``: extra environment for mailcapture targets only (e.g. GLIBC_TUNABLES)."""
     smtp_port = free_port()
     http_port = None if spec.kind in SCRIPT_TARGETS else free_port()
     data_dir = None if spec.kind in SCRIPT_TARGETS else workdir / f"{spec.name}-data"
     if data_dir is not None:
         data_dir.mkdir(parents=True, exist_ok=True)
-    argv, env = _command(spec, smtp_port, http_port, data_dir)
+    argv, env = _command(spec, smtp_port, http_port, data_dir, mailcapture_env or {})
     log_path = workdir / f"{spec.name}.log"
     t0 = time.perf_counter()
     with log_path.open("wb") as log:

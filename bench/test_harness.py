@@ -51,7 +51,13 @@ def sink(tmp_path: Path) -> Iterator[tg.RunningTarget]:
 
 @pytest.mark.parametrize(
     "raw",
-    [b".leading\r\n.\r\n..\r\nmiddle\r\n.\r\n", b"no final newline", b"", b"a\r\n.\r\n", (b"x" * 900 + b"\r\n.dot\r\n") * 3000],
+    [
+        b".leading\r\n.\r\n..\r\nmiddle\r\n.\r\n",
+        b"no final newline",
+        b"",
+        b"a\r\n.\r\n",
+        (b"x" * 900 + b"\r\n.dot\r\n") * 3000,
+    ],
 )
 def test_dot_stuffing_is_byte_exact_through_aiosmtpd(aiosmtpd_server: tuple[int, _Keep], raw: bytes) -> None:
     port, handler = aiosmtpd_server
