@@ -40,7 +40,10 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    from mailcapture.memory import tune_malloc
     from mailcapture.service import serve
+
+    tune_malloc()
 
     try:
         asyncio.run(serve(settings))

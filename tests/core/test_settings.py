@@ -72,3 +72,13 @@ def test_api_reference_lists_every_route() -> None:
     assert render(api) == api, "docs/api.md is stale: run python -m mailcapture.docs"
     missing = [f"{r.method} {r.path}" for r in ROUTES if f"`{r.path}`" not in api]
     assert not missing
+
+
+def test_malloc_tuning_applies_on_glibc() -> None:
+    import platform
+
+    from mailcapture.memory import tune_malloc
+
+    if platform.libc_ver()[0] != "glibc":
+        pytest.skip("glibc only")
+    assert tune_malloc() is True
