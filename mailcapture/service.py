@@ -59,8 +59,9 @@ class Service:
         """Parse (in a thread), store durably, then announce. Raises if not stored."""
         loop = asyncio.get_running_loop()
         async with self._ingest_slots:
-            message = await loop.run_in_executor(self._pool, ingest.prepare, raw, mail_from, rcpt_tos, username)
-            message_id = await self.store.add(message)
+            build = loop.run_in_executor(self._pool, ingest.prepare, raw, mail_from, rcpt_tos, username)
+            message_id = await self.store.add_received(raw, build)  # the store may compress meanwhile
+            message = build.result()
         summary = MessageSummary(
             id=message_id, message_id=message.message_id, read=False, from_=message.from_, to=message.to,
             cc=message.cc, bcc=message.bcc, reply_to=message.reply_to, subject=message.subject,

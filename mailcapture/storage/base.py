@@ -8,7 +8,7 @@ write and read). Engines never import the web or SMTP layers.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -124,6 +124,12 @@ class Store(ABC):
     @abstractmethod
     async def add(self, message: NewMessage) -> str:
         """Store one message atomically (tags created idempotently); return its new ID."""
+
+    async def add_received(self, raw: bytes, build: Awaitable[NewMessage]) -> str:
+        """Store a message given its raw bytes and the work, already running, that builds the rest
+        (``build``'s message has ``raw`` as its raw bytes). An engine may start work of its own on
+        ``raw`` (e.g. compressing it) while ``build`` runs; by default this is ``add(await build)``."""
+        return await self.add(await build)
 
     @abstractmethod
     async def mark_read(self, ids: list[str] | None, query: Query | None, read: bool) -> list[str]:

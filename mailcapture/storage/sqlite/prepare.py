@@ -26,23 +26,34 @@ def validate(message: NewMessage) -> None:
         raise StorageError(f"header_end {message.header_end} is outside the {size}-byte message")
 
 
+Packed = list[tuple[int, bytes | memoryview]]
+
+
+async def compress_all(items: list[bytes | memoryview], level: int, pool: Executor) -> Packed:
+    """Compress each item (in ``pool``, in parallel, when compressing at all)."""
+    if level <= 0:
+        return [blocks.compress(item, 0) for item in items]
+    loop = asyncio.get_running_loop()
+    return list(await asyncio.gather(*(loop.run_in_executor(pool, blocks.compress, item, level)
+                                       for item in items)))
+
+
+async def compress_raw(raw: bytes, level: int, pool: Executor, block_size: int = blocks.BLOCK_SIZE) -> Packed:
+    if not isinstance(raw, bytes | bytearray):
+        raise StorageError("a message's raw content must be bytes")
+    return await compress_all(list(blocks.split(raw, block_size)), level, pool)
+
+
 async def prepare(message: NewMessage, level: int, pool: Executor,
-                  block_size: int = blocks.BLOCK_SIZE) -> PreparedMessage:
-    """Compress every block (and fallback part data) in ``pool``, in parallel."""
+                  block_size: int = blocks.BLOCK_SIZE, packed: Packed | None = None) -> PreparedMessage:
+    """Compress every block (unless ``packed`` already holds them) and fallback part data."""
     if not isinstance(message.raw, bytes | bytearray):
         raise StorageError("a message's raw content must be bytes")
     validate(message)
-    loop = asyncio.get_running_loop()
-    pieces = blocks.split(message.raw, block_size)
+    if packed is None:
+        packed = await compress_raw(message.raw, level, pool, block_size)
     data_parts = [(p.record.part_id, p.data) for p in message.parts if p.data is not None]
-    if level <= 0:
-        packed = [blocks.compress(piece, 0) for piece in pieces]
-        packed_data = [blocks.compress(data, 0) for _, data in data_parts]
-    else:
-        jobs = [loop.run_in_executor(pool, blocks.compress, piece, level) for piece in pieces]
-        jobs += [loop.run_in_executor(pool, blocks.compress, data, level) for _, data in data_parts]
-        done = await asyncio.gather(*jobs)
-        packed, packed_data = list(done[: len(pieces)]), list(done[len(pieces):])
+    packed_data = await compress_all([data for _, data in data_parts], level, pool)
     return PreparedMessage(
         id=new_id(), message=message, block_size=block_size, blocks=packed,
         part_data={part_id: payload for (part_id, _), payload in zip(data_parts, packed_data, strict=True)},

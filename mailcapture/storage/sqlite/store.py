@@ -10,7 +10,7 @@ import asyncio
 import os
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
@@ -21,7 +21,7 @@ from mailcapture.search import Query
 from mailcapture.storage.base import MessageDetail, NewMessage, Page, PartRecord, Stats, Store
 from mailcapture.storage.sqlite import blocks, reads, stream, writes
 from mailcapture.storage.sqlite.connections import open_reader, open_writer
-from mailcapture.storage.sqlite.prepare import prepare
+from mailcapture.storage.sqlite.prepare import compress_raw, prepare
 from mailcapture.storage.sqlite.readers import READERS, ReaderPool
 from mailcapture.storage.sqlite.schema import Tables, migrate, table_prefix
 from mailcapture.storage.sqlite.sqlquery import MATCH_ALL, compile_query
@@ -111,6 +111,25 @@ class SQLiteStore(Store):
         assert self._preparing is not None and self._compress_pool is not None
         async with self._preparing:
             prepared = await prepare(message, self.compression, self._compress_pool, self._block_size)
+        return await self._write(partial(writes.insert_message, t=self.tables, p=prepared))
+
+    async def add_received(self, raw: bytes, build: Awaitable[NewMessage]) -> str:
+        """Compress ``raw`` while ``build`` (parsing, decoding, hashing) runs, then write."""
+        self._check_open()
+        assert self._preparing is not None and self._compress_pool is not None
+        async with self._preparing:
+            packing = asyncio.ensure_future(compress_raw(raw, self.compression, self._compress_pool,
+                                                         self._block_size))
+            try:
+                message = await build
+            except BaseException:
+                packing.cancel()
+                await asyncio.gather(packing, return_exceptions=True)
+                raise
+            packed = await packing
+            if message.raw is not raw:
+                raise StorageError("the built message does not carry the raw bytes it was built from")
+            prepared = await prepare(message, self.compression, self._compress_pool, self._block_size, packed)
         return await self._write(partial(writes.insert_message, t=self.tables, p=prepared))
 
     async def mark_read(self, ids: list[str] | None, query: Query | None, read: bool) -> list[str]:
