@@ -12,3 +12,10 @@ test: install
 
 test-fast: install
 	.venv/bin/python -m pytest -m "not slow" -q
+
+# Benchmarks (not part of CI): results in bench/results/, summarised in docs/benchmarks.md.
+bench: install
+	bash bench/setup_peers.sh
+	.venv/bin/python bench/smtp_bench.py
+	.venv/bin/python bench/preview/run.py
+	.venv/bin/python bench/stack/run.py
