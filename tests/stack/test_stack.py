@@ -66,7 +66,7 @@ class Stack:
     def base(self) -> str:
         return f"http://127.0.0.1:{self.http}"
 
-    def start(self) -> Stack:
+    def start(self, ready_port: int | None = None) -> Stack:
         env = dict(os.environ)
         env.update({
             "PYTHON": str(ROOT / ".venv" / "bin" / "python"),
@@ -91,7 +91,9 @@ class Stack:
             if self.proc.poll() is not None:
                 raise RuntimeError("stack exited:\n" + self.log.read_text())
             try:
-                if self.get("/readyz")[0] == 200 and self.get_direct(self.previewer, "/healthz")[0] == 200:
+                front = ready_port or self.http
+                if (self.get_direct(front, "/readyz")[0] == 200
+                        and self.get_direct(self.previewer, "/healthz")[0] == 200):
                     return self
             except OSError:
                 pass
@@ -276,3 +278,19 @@ def test_sigterm_stops_everything(stack_factory) -> None:
     stack.proc.send_signal(signal.SIGTERM)
     stack.proc.wait(30)
     wait_for(lambda: not stack.processes(), 15, "every process of the stack to exit")
+
+
+def test_without_nginx_the_two_services_run_alone_and_say_so(tmp_path: Path) -> None:
+    stack = Stack(tmp_path, {"STACK_NGINX": "off"})
+    try:
+        stack.start(ready_port=stack.capture)
+        assert "nginx not found or off" in stack.log.read_text()
+        commands = [" ".join(p.cmdline()) for p in stack.processes()]
+        assert not [c for c in commands if c.split()[0].endswith("nginx") or "nginx:" in c], commands
+        send_mail(stack, "direct", png_bytes())
+        stack.http = stack.capture  # the inbox, API and /preview/ on the capture service's own port
+        pid = preview_id(stack)
+        status, headers, _ = stack.get(f"/preview/{pid}?size=128")
+        assert status == 200 and headers["Content-Type"].startswith("image/")
+    finally:
+        stack.stop()
