@@ -11,6 +11,11 @@ import binascii
 import re
 from collections.abc import Iterable, Iterator
 
+try:  # SIMD base64 (AVX2/AVX-512/NEON): 20-40x binascii on large parts
+    import pybase64 as _pybase64
+except ImportError:  # pragma: no cover - the dependency is declared; stay correct without it
+    _pybase64 = None
+
 ENCODING_BASE64 = "base64"
 ENCODING_QP = "quoted-printable"
 
@@ -25,6 +30,26 @@ _QP_MAX_CARRY = 4096
 _QP_CR_SOFT_BREAK = b"=\r"
 
 
+def _decode_well_formed(clean: bytes) -> bytes | None:
+    """Strict base64 (alphabet and final padding only) with pybase64; None when not well formed.
+
+    For well-formed input every decoder gives the same bytes, so this is only a faster road to
+    binascii's answer; anything irregular is left to the lenient path below.
+    """
+    if _pybase64 is None:
+        return None
+    try:
+        return _pybase64.b64decode(clean, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _a2b(clean: bytes) -> bytes:
+    """``binascii.a2b_base64`` of alphabet-only quanta (a multiple of 4), faster when possible."""
+    fast = _decode_well_formed(clean)
+    return binascii.a2b_base64(clean) if fast is None else fast
+
+
 def normalize_encoding(encoding: str) -> str:
     return encoding.strip().strip('"').lower()
 
@@ -33,6 +58,9 @@ def decode(encoded: bytes | bytearray | memoryview, encoding: str) -> bytes:
     """Decode a transfer-encoded body leniently; unknown encodings return the bytes unchanged."""
     kind = normalize_encoding(encoding)
     if kind == ENCODING_BASE64:
+        fast = _decode_well_formed(bytes(encoded).translate(None, _B64_NOISE))
+        if fast is not None:
+            return fast
         try:
             return binascii.a2b_base64(encoded)
         except (binascii.Error, ValueError):
@@ -92,7 +120,7 @@ class _Base64Decoder:
                 data = self._pending + segment
                 whole = len(data) - len(data) % _B64_QUANTUM
                 if whole:
-                    out.append(binascii.a2b_base64(data[:whole]))
+                    out.append(_a2b(data[:whole]))
                 self._pending = data[whole:]
             if pad_at < 0:
                 break
