@@ -3,6 +3,7 @@
 ``PREVIEWER-SLEEP <queue> <seconds> [nonce]`` sleeps, ``PREVIEWER-BLOAT <queue> <MB> <seconds> [nonce]``
 allocates and touches MB megabytes, keeps them, then sleeps; both answer a small grey JPEG.
 ``PREVIEWER-CRASH <queue>`` kills the worker the way a segfaulting decoder would.
+This runs in a worker process, which has no event loop: blocking here is the point (a hung decoder).
 """
 
 from __future__ import annotations
