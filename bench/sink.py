@@ -7,9 +7,9 @@ bytes are only scanned for the terminator (keeping the last 4 bytes across chunk
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import signal
+
+import scriptserver
 
 TERMINATOR = b"\r\n.\r\n"
 MAX_COMMAND_LINE = 4096
@@ -85,23 +85,5 @@ class SinkProtocol(asyncio.Protocol):
                 self._write(b"502 command not implemented\r\n")
 
 
-async def serve(host: str, port: int) -> None:
-    loop = asyncio.get_running_loop()
-    server = await loop.create_server(SinkProtocol, host, port, reuse_address=True)
-    stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    async with server:
-        await stop.wait()
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description="Bare SMTP sink: answers, stores nothing")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=2525)
-    args = parser.parse_args()
-    asyncio.run(serve(args.host, args.port))
-
-
 if __name__ == "__main__":
-    main()
+    scriptserver.main("Bare SMTP sink: answers, stores nothing", SinkProtocol)

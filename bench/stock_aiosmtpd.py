@@ -6,10 +6,7 @@ DATA reader of ``mailcapture`` gains. Opt-in benchmark target ``aiosmtpd``.
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import signal
-
+import scriptserver
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 NO_SIZE_LIMIT = 0
@@ -20,26 +17,7 @@ class Discard:
         return "250 OK: message discarded"
 
 
-async def serve(host: str, port: int) -> None:
-    loop = asyncio.get_running_loop()
-    handler = Discard()
-    server = await loop.create_server(
-        lambda: SMTP(handler, data_size_limit=NO_SIZE_LIMIT, hostname="aiosmtpd.bench"), host, port,
-        reuse_address=True)
-    stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    async with server:
-        await stop.wait()
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description="Stock aiosmtpd that stores nothing")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=2525)
-    args = parser.parse_args()
-    asyncio.run(serve(args.host, args.port))
-
-
 if __name__ == "__main__":
-    main()
+    handler = Discard()
+    scriptserver.main("Stock aiosmtpd that stores nothing",
+                      lambda: SMTP(handler, data_size_limit=NO_SIZE_LIMIT, hostname="aiosmtpd.bench"))

@@ -17,20 +17,16 @@ from mailcapture.config import ConfigError, load
 from mailcapture.settings import load_settings
 from mailcapture.stack.render import Layout, find_nginx, render_nginx, render_supervisord
 from mailcapture.stack.settings import SETTINGS
+from previewer.settings import load_settings as load_previewer_settings
 
 NGINX_TEMP_DIRS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
-
-
-def _previewer_addr() -> tuple[str, int]:
-    from mailcapture.config import parse_addr
-
-    return parse_addr(os.environ.get("PREVIEWER_HTTP_ADDR", "127.0.0.1:8088"))
 
 
 def render(layout: Layout) -> tuple[bool, str | None, str]:
     """Write the configs; returns (nginx on, nginx binary, a line saying what runs)."""
     stack = load(SETTINGS)
     capture = load_settings()
+    previewer = load_previewer_settings()
     layout.runtime.mkdir(parents=True, exist_ok=True)
     for sub in NGINX_TEMP_DIRS:
         (layout.runtime / "nginx" / sub).mkdir(parents=True, exist_ok=True)
@@ -38,7 +34,7 @@ def render(layout: Layout) -> tuple[bool, str | None, str]:
     if stack.stack_nginx == "on" and nginx_bin is None:
         raise ConfigError("STACK_NGINX=on but no nginx binary was found (install Debian's nginx)")
     with_nginx = nginx_bin is not None
-    layout.nginx_conf.write_text(render_nginx(stack, capture, _previewer_addr(), layout))
+    layout.nginx_conf.write_text(render_nginx(stack, capture, previewer.http_addr, layout))
     layout.supervisord_conf.write_text(render_supervisord(layout, with_nginx, nginx_bin))
     host, port = stack.stack_http_addr
     chost, cport = capture.http_addr

@@ -15,7 +15,7 @@ from PIL import Image
 
 from tests.previewer import samples
 from tests.previewer.conftest import PreviewerProcess
-from tests.support import CaptureProcess
+from tests.support import CaptureProcess, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -29,12 +29,6 @@ ATTACHMENTS = {
     "clip.mp4": ("video", "mp4", lambda: samples.video("mp4")),
 }
 FORMAT_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def send(capture: CaptureProcess, attachments: dict[str, tuple[str, str, bytes]], subject: str = "previews") -> None:

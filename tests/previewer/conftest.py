@@ -22,6 +22,8 @@ import pytest
 from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.support import ThreadedApp
+
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 10.0
@@ -38,16 +40,13 @@ class BlobSpec:
     chunked: bool = False
 
 
-class Origin:
-    """A real aiohttp server on 127.0.0.1:0 in its own thread and event loop."""
+class Origin(ThreadedApp):
+    """Serves /internal/blob/{id} like the capture service (a real server, in its own thread)."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.blobs: dict[str, BlobSpec] = {}
         self.hits: collections.Counter[str] = collections.Counter()
-        self.url = ""
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self._runner: web.AppRunner | None = None
 
     def add(self, data: bytes, content_type: str = "application/octet-stream", delay: float = 0.0,
             chunked: bool = False) -> str:
@@ -74,26 +73,8 @@ class Origin:
         await resp.write_eof()
         return resp
 
-    async def _start(self) -> str:
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_get("/internal/blob/{id}", self._blob)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> None:
-        self._thread.start()
-        self.url = asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(10)
-
-    def stop(self) -> None:
-        if self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-        self._loop.close()
 
 
 class PreviewerProcess:

@@ -27,7 +27,7 @@ import psutil
 import pytest
 from PIL import Image
 
-from tests.support import ROOT
+from tests.support import ROOT, free_port
 
 NGINX = next((p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if os.access(p, os.X_OK)), None)
 pytestmark = [
@@ -37,12 +37,6 @@ pytestmark = [
 ]
 
 START_TIMEOUT = 45.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def png_bytes(color: tuple[int, int, int] = (200, 30, 30)) -> bytes:
