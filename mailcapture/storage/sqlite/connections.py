@@ -24,7 +24,9 @@ def open_writer(path: str, wal: bool) -> sqlite3.Connection:
                            timeout=BUSY_TIMEOUT_MS / 1000)
     try:
         _common(conn)
-        # only takes effect on a new, empty database file; lets vacuum() give freed pages back
+        # only takes effect on a new, empty database file; lets vacuum() give freed pages back.
+        # SQLite's 4 KiB pages stay: 64 KiB pages made a 37.5 MB commit faster, but every small mail
+        # then writes ~10 whole 64 KiB pages to the WAL (small mails/s fell from ~490 to ~330).
         conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
         wanted = "wal" if wal else "delete"
         mode = conn.execute(f"PRAGMA journal_mode = {wanted.upper()}").fetchone()[0]
@@ -32,6 +34,19 @@ def open_writer(path: str, wal: bool) -> sqlite3.Connection:
             log.warning("SQLite journal_mode is %s, not %s, for %s", mode, wanted, path)
         conn.execute(f"PRAGMA synchronous = {'NORMAL' if wal else 'FULL'}")
         conn.execute(f"PRAGMA journal_size_limit = {JOURNAL_SIZE_LIMIT}")
+        if wal:  # checkpoints run in their own thread (checkpoint.py), not inside this writer's commits
+            conn.execute("PRAGMA wal_autocheckpoint = 0")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def open_checkpointer(path: str) -> sqlite3.Connection:
+    """The checkpoint thread's connection: read-write (a checkpoint writes the database file)."""
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    try:
+        _common(conn)
     except BaseException:
         conn.close()
         raise

@@ -19,8 +19,8 @@ from typing import TypeVar
 from mailcapture.errors import BadRequest, StorageError
 from mailcapture.search import Query
 from mailcapture.storage.base import MessageDetail, NewMessage, Page, PartRecord, Stats, Store
-from mailcapture.storage.sqlite import blocks, reads, stream, writes
-from mailcapture.storage.sqlite.connections import open_reader, open_writer
+from mailcapture.storage.sqlite import blocks, checkpoint, reads, stream, writes
+from mailcapture.storage.sqlite.connections import open_checkpointer, open_reader, open_writer
 from mailcapture.storage.sqlite.prepare import compress_raw, prepare
 from mailcapture.storage.sqlite.readers import READERS, ReaderPool
 from mailcapture.storage.sqlite.schema import Tables, migrate, table_prefix
@@ -28,6 +28,7 @@ from mailcapture.storage.sqlite.sqlquery import MATCH_ALL, compile_query
 from mailcapture.storage.sqlite.writer import Writer
 
 COMPRESS_THREADS = max(1, min(4, os.cpu_count() or 1))
+VACUUM_CHECKPOINT_TRIES = 100
 PREPARING_AT_ONCE = 8  # messages being compressed at the same time (bounds memory)
 T = TypeVar("T")
 
@@ -49,6 +50,7 @@ class SQLiteStore(Store):
         self._reader_count = readers
         self._writer = Writer(partial(open_writer, path, wal))
         self._readers = ReaderPool(partial(open_reader, path), readers)
+        self._checkpointer: checkpoint.Checkpointer | None = None
         self._compress_pool: ThreadPoolExecutor | None = None
         self._preparing: asyncio.Semaphore | None = None
         self._open = False
@@ -63,7 +65,10 @@ class SQLiteStore(Store):
         except OSError as exc:
             raise StorageError(f"cannot create the directory of {self.path}: {exc}") from exc
         # fresh workers on every open, so a closed store can be opened again
-        self._writer = Writer(partial(open_writer, self.path, self.wal))
+        self._checkpointer = (checkpoint.Checkpointer(partial(open_checkpointer, self.path), self.path)
+                              if self.wal else None)
+        self._writer = Writer(partial(open_writer, self.path, self.wal),
+                              after_commit=self._after_commit if self.wal else None)
         self._readers = ReaderPool(partial(open_reader, self.path), self._reader_count)
         await self._writer.start()
         try:
@@ -72,6 +77,8 @@ class SQLiteStore(Store):
         except BaseException:
             await self._writer.close()
             raise
+        if self._checkpointer is not None:
+            self._checkpointer.start()
         self._compress_pool = ThreadPoolExecutor(COMPRESS_THREADS, thread_name_prefix="sqlite-compress")
         self._preparing = asyncio.Semaphore(PREPARING_AT_ONCE)
         self._open = True
@@ -80,8 +87,11 @@ class SQLiteStore(Store):
         if not self._open:
             return
         self._open = False
-        # readers first: the writer's connection, closed last, checkpoints and removes the WAL file
+        # readers and the checkpoint thread first: the writer's connection, closed last, checkpoints
+        # and removes the WAL file
         await self._readers.close()
+        if self._checkpointer is not None:
+            await asyncio.to_thread(self._checkpointer.stop)
         await self._writer.close()
         if self._compress_pool is not None:
             await asyncio.to_thread(self._compress_pool.shutdown, True)
@@ -91,6 +101,14 @@ class SQLiteStore(Store):
         """Give freed pages back to the file system and truncate the WAL (maintenance, optional)."""
         self._check_open()
         await self._writer.submit(_vacuum, transaction=False)
+
+    def _after_commit(self, conn: sqlite3.Connection) -> None:
+        """In the writer thread after each job: hand the WAL to the checkpoint thread, or checkpoint
+        here when it has grown past the hard limit (the thread is stuck or cannot keep up)."""
+        if checkpoint.wal_bytes(self.path) > checkpoint.HARD_LIMIT_BYTES:
+            checkpoint.checkpoint(conn, self.path)
+        elif self._checkpointer is not None:
+            self._checkpointer.poke()
 
     def _check_open(self) -> None:
         if not self._open:
@@ -237,7 +255,11 @@ class SQLiteStore(Store):
 def _vacuum(conn: sqlite3.Connection) -> None:
     # executescript steps the pragma to the end (execute would free a single page)
     conn.executescript("PRAGMA incremental_vacuum;")
-    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+    # busy (0/1 in the first column) when the checkpoint thread is copying at that moment: try again
+    for _ in range(VACUUM_CHECKPOINT_TRIES):
+        if conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0] == 0:
+            return
+        time.sleep(0.01)  # the writer thread, not the event loop
 
 
 def to_micros_now() -> int:

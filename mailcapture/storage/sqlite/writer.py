@@ -41,8 +41,10 @@ def as_storage_error(exc: Exception, what: str) -> MailcaptureError:
 
 
 class Writer:
-    def __init__(self, connect: Callable[[], sqlite3.Connection], queue_size: int = WRITE_QUEUE_SIZE) -> None:
+    def __init__(self, connect: Callable[[], sqlite3.Connection], queue_size: int = WRITE_QUEUE_SIZE,
+                 after_commit: Callable[[sqlite3.Connection], None] | None = None) -> None:
         self._connect = connect
+        self._after_commit = after_commit
         self._queue_size = queue_size
         # one extra place for the stop sentinel
         self._queue: queue.Queue[_Item | None] = queue.Queue(maxsize=queue_size + 1)
@@ -103,9 +105,19 @@ class Writer:
                     self._finish(item, as_storage_error(exc, "database write failed"), None)
                 else:
                     self._finish(item, None, result)
+                    if self._after_commit is not None:
+                        self._housekeep(conn)
         finally:
             if conn is not None:
                 conn.close()
+
+    def _housekeep(self, conn: sqlite3.Connection) -> None:
+        """After a job (its caller already answered): never lets a failure reach the next job."""
+        assert self._after_commit is not None
+        try:
+            self._after_commit(conn)
+        except Exception:
+            log.exception("after-commit housekeeping failed")
 
     @staticmethod
     def _execute(conn: sqlite3.Connection, item: _Item) -> Any:
