@@ -9,7 +9,7 @@ import pytest
 
 from mailcapture.errors import StorageError
 from mailcapture.mime.model import KIND_INLINE
-from mailcapture.storage.sqlite import SQLiteStore
+from mailcapture.storage.sqlite import SQLiteStore, stream
 from mailcapture.storage.sqlite.blocks import BLOCK_SIZE
 
 from .builders import Inspect, Spec, attachment, build
@@ -59,10 +59,56 @@ async def test_blob_streams_decoded_chunks_block_by_block(store: SQLiteStore) ->
     record, chunks = found
     assert record.filename == "video.mp4" and record.size == len(payload)
     received = [chunk async for chunk in chunks]
-    assert len(received) >= 4  # one (or more) per block, not one big buffer
-    assert max(len(c) for c in received) <= BLOCK_SIZE
+    assert len(received) >= 4  # many pieces, not one big buffer
+    assert max(len(c) for c in received) <= stream.PIECE  # each below glibc's mmap threshold
     assert b"".join(received) == payload
     assert await store.blob("0" * 64) is None
+
+
+@pytest.mark.parametrize("level", [0, 3])
+@pytest.mark.parametrize("hop", [stream.HOP_BYTES, 100_000])
+async def test_blob_bytes_equal_the_part_whatever_the_blocks_and_hops(
+        db_path: str, monkeypatch: pytest.MonkeyPatch, level: int, hop: int) -> None:
+    """Stored (level 0) and zstd blocks; a part starting and ending inside blocks; many hops or one."""
+    monkeypatch.setattr(stream, "HOP_BYTES", hop)
+    payloads = [os.urandom(2 * BLOCK_SIZE + 12_345), os.urandom(70_000)]
+    qp = "Grüße, café = 100% ünïcödé\r\n".encode() * 40_000  # ~1.3 MB, over a block boundary
+    store = SQLiteStore(db_path, compression=level)
+    await store.open()
+    try:
+        id_ = await store.add(build(Spec(filler=b"f" * (BLOCK_SIZE // 3), bodies=[
+            attachment(payloads[0]), attachment(qp, encoding="quoted-printable"), attachment(payloads[1])])))
+        for payload in [*payloads, qp]:
+            found = await store.blob(hashlib.sha256(payload).hexdigest())
+            assert found is not None
+            received = [c async for c in found[1]]
+            assert b"".join(received) == payload and max(map(len, received)) <= stream.PIECE
+        detail = await store.detail(id_)
+        assert detail is not None
+        for rec in detail.parts:
+            part = await store.part(id_, rec.part_id)
+            blob = await store.blob(rec.sha256)
+            assert part is not None and blob is not None
+            assert b"".join([c async for c in blob[1]]) == part[1]
+    finally:
+        await store.close()
+
+
+@pytest.mark.parametrize("level", [0, 1])
+async def test_blob_of_a_damaged_block_is_an_error(db_path: str, inspect_db: Inspect, level: int) -> None:
+    payload = os.urandom(2 * BLOCK_SIZE)
+    store = SQLiteStore(db_path, compression=level)
+    await store.open()
+    try:
+        await store.add(build(Spec(bodies=[attachment(payload)])))
+        inspect_db("UPDATE raw_blocks SET data = substr(data, 1, 100) WHERE seq = 1")
+        found = await store.blob(hashlib.sha256(payload).hexdigest())
+        assert found is not None
+        with pytest.raises(StorageError, match="wrong length" if level == 0 else "corrupt|wrong length"):
+            async for _ in found[1]:
+                pass
+    finally:
+        await store.close()
 
 
 async def test_blob_of_a_fallback_part_and_of_a_quoted_printable_part(store: SQLiteStore) -> None:
@@ -89,7 +135,9 @@ async def test_blob_can_be_abandoned_half_way(store: SQLiteStore) -> None:
     assert (await store.page(None, 0, 10)).total == 1
 
 
-async def test_blob_of_a_message_deleted_while_streaming_raises(store: SQLiteStore) -> None:
+async def test_blob_of_a_message_deleted_while_streaming_raises(
+        store: SQLiteStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(stream, "HOP_BYTES", BLOCK_SIZE)  # several reader calls (parts up to 8 MiB take one)
     payload = os.urandom(3 * BLOCK_SIZE)
     id_ = await store.add(build(Spec(bodies=[attachment(payload)])))
     found = await store.blob(hashlib.sha256(payload).hexdigest())
