@@ -17,8 +17,8 @@ from mailcapture.config import Settings
 from mailcapture.context import Context
 from mailcapture.events import EVENT_NEW, EVENT_PRUNE, EventBus
 from mailcapture.prewarm import Prewarmer
-from mailcapture.smtp import Envelope, SMTPConfig, SMTPServer, start_smtp
-from mailcapture.storage.base import MessageSummary, Store
+from mailcapture.smtp import BufferSink, Envelope, SMTPConfig, SMTPServer, start_smtp
+from mailcapture.storage.base import Intake, MessageSummary, Store
 from mailcapture.storage.sqlite import SQLiteStore
 from mailcapture.web.app import make_app
 from mailcapture.web.json import summary_json
@@ -39,6 +39,25 @@ def open_store(settings: Settings) -> Store:
                        tenant_id=settings.tenant_id)
 
 
+class IntakeSink:
+    """An SMTP body sink that buffers the message and feeds the store's intake as it arrives."""
+
+    def __init__(self, intake: Intake) -> None:
+        self.intake = intake
+        self._buffer = BufferSink()
+
+    def write(self, data: bytes | memoryview) -> None:
+        self._buffer.write(data)
+        self.intake.feed(data)
+
+    def finish(self) -> bytes:
+        return self._buffer.finish()
+
+    def abort(self) -> None:
+        self._buffer.abort()
+        self.intake.abort()
+
+
 class Service:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -55,13 +74,24 @@ class Service:
         self.http_port = 0
         self.smtp_port = 0
 
-    async def accept(self, raw: bytes, mail_from: str, rcpt_tos: list[str], username: str) -> str:
-        """Parse (in a thread), store durably, then announce. Raises if not stored."""
+    async def accept(self, raw: bytes, mail_from: str, rcpt_tos: list[str], username: str,
+                     intake: Intake | None = None) -> str:
+        """Parse (in a thread), store durably, then announce. Raises if not stored.
+
+        ``intake``: the store's intake the raw bytes were already fed to while they arrived (SMTP).
+        """
         loop = asyncio.get_running_loop()
-        async with self._ingest_slots:
-            build = loop.run_in_executor(self._pool, ingest.prepare, raw, mail_from, rcpt_tos, username)
-            message_id = await self.store.add_received(raw, build)  # the store may compress meanwhile
-            message = build.result()
+        if intake is None:
+            intake = self.store.intake()
+            intake.feed(raw)
+        try:
+            async with self._ingest_slots:
+                build = loop.run_in_executor(self._pool, ingest.prepare, raw, mail_from, rcpt_tos, username)
+                message_id = await intake.add(raw, build)  # the store may compress meanwhile
+                message = build.result()
+        except BaseException:
+            intake.abort()
+            raise
         summary = MessageSummary(
             id=message_id, message_id=message.message_id, read=False, from_=message.from_, to=message.to,
             cc=message.cc, bcc=message.bcc, reply_to=message.reply_to, subject=message.subject,
@@ -76,7 +106,11 @@ class Service:
         return message_id
 
     async def _deliver(self, envelope: Envelope) -> None:
-        await self.accept(envelope.data, envelope.mail_from, envelope.rcpt_tos, envelope.username)
+        intake = envelope.sink.intake if isinstance(envelope.sink, IntakeSink) else None
+        await self.accept(envelope.data, envelope.mail_from, envelope.rcpt_tos, envelope.username, intake)
+
+    def _body_sink(self) -> IntakeSink:
+        return IntakeSink(self.store.intake())
 
     async def _prune_loop(self) -> None:
         interval = self.settings.prune_interval or 10.0
@@ -126,6 +160,7 @@ class Service:
                 tls_key=self.settings.smtp_tls_key, memory_budget=self.settings.smtp_memory_budget,
             ),
             self._deliver,
+            self._body_sink,
         )
         self.smtp_port = self._smtp.port
         self._pruner = asyncio.create_task(self._prune_loop(), name="pruner")

@@ -17,7 +17,7 @@ from .model import (
     ParsedMessage,
 )
 from .parser import PARSER_FAST, PARSER_HEADERS, PARSER_STDLIB, parse
-from .transfer import decode, iter_decode
+from .transfer import decode, decode_range, iter_decode
 
 __all__ = [
     "KIND_ATTACHMENT",
@@ -31,6 +31,7 @@ __all__ = [
     "MimePart",
     "ParsedMessage",
     "decode",
+    "decode_range",
     "decode_text",
     "html_to_text",
     "iter_decode",

@@ -17,13 +17,18 @@ Behaviour worth knowing:
   ``auth_require`` refuses MAIL/RCPT/DATA before AUTH with ``530``.
 * Lines are not length-limited and 8-bit bytes pass untouched; ``Envelope.data`` is the message
   exactly as sent, after dot-unstuffing (see :mod:`mailcapture.smtp.dataread`).
+* ``start_smtp(..., sink_factory)``: each body streams, unstuffed, into a :class:`BodySink` while
+  it arrives (the service feeds the store, which compresses finished blocks before the end of DATA);
+  the envelope carries the sink to ``deliver``.
 * A delivery in progress is finished even if the client hangs up; :meth:`SMTPServer.close`
   waits for deliveries in progress.
 * aiosmtpd's own logger (``mail.log``) logs every command at INFO; it is set to WARNING unless it
   has a level already or this package logs at DEBUG.
 """
 
+from mailcapture.smtp.dataread import BodySink, BufferSink
 from mailcapture.smtp.server import SMTPServer, start_smtp
-from mailcapture.smtp.types import Deliver, DeliveryError, Envelope, SMTPConfig
+from mailcapture.smtp.types import Deliver, DeliveryError, Envelope, SinkFactory, SMTPConfig
 
-__all__ = ["Deliver", "DeliveryError", "Envelope", "SMTPConfig", "SMTPServer", "start_smtp"]
+__all__ = ["BodySink", "BufferSink", "Deliver", "DeliveryError", "Envelope", "SMTPConfig", "SMTPServer",
+           "SinkFactory", "start_smtp"]

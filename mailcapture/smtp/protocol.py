@@ -14,8 +14,14 @@ from aiosmtpd.smtp import Session, syntax
 
 from mailcapture.smtp import status
 from mailcapture.smtp.auth import Authenticator, username_of
-from mailcapture.smtp.dataread import READ_BUFFER_LIMIT, ConnectionLostInData, OverMemoryBudget, read_data
-from mailcapture.smtp.types import Deliver, Envelope
+from mailcapture.smtp.dataread import (
+    READ_BUFFER_LIMIT,
+    BodySink,
+    ConnectionLostInData,
+    OverMemoryBudget,
+    read_data,
+)
+from mailcapture.smtp.types import Deliver, Envelope, SinkFactory
 
 if TYPE_CHECKING:
     from mailcapture.smtp.server import Registry
@@ -61,6 +67,7 @@ class CaptureSMTP(SMTP):
         self,
         *,
         deliver: Deliver,
+        sink_factory: SinkFactory | None = None,
         registry: Registry,
         hostname: str,
         max_message_size: int,
@@ -88,6 +95,7 @@ class CaptureSMTP(SMTP):
             loop=loop,
         )
         self._deliver = deliver
+        self._sink_factory = sink_factory
         self._registry = registry
         self._reserved = 0  # bytes of the server-wide memory budget this connection holds
         self._refused = False
@@ -188,8 +196,9 @@ class CaptureSMTP(SMTP):
 
     async def _receive_and_deliver(self) -> None:
         assert self.envelope is not None and self.session is not None
+        sink = self._sink_factory() if self._sink_factory is not None else None
         try:
-            data = await self._read_body()
+            data = await self._read_body(sink)
         except ConnectionLostInData:
             log.info("%s: connection lost during DATA", format_peer(self.session.peer))
             self.close()
@@ -214,11 +223,12 @@ class CaptureSMTP(SMTP):
             username=username_of(self.session),
             peer=format_peer(self.session.peer),
             tls=self.uses_tls,
+            sink=sink,
         )
         del data
         await self.push(await self._hand_over(envelope))
 
-    async def _read_body(self) -> bytes | None:
+    async def _read_body(self, sink: BodySink | None) -> bytes | None:
         """The unstuffed body, or ``None`` when it is over the size limit."""
         reader = self._reader
         # The reader's limit (aiosmtpd sets it to the 1001-byte line limit) also decides how much
@@ -226,7 +236,8 @@ class CaptureSMTP(SMTP):
         saved_limit = reader._limit  # type: ignore[attr-defined]
         reader._limit = max(saved_limit, READ_BUFFER_LIMIT)  # type: ignore[attr-defined]
         try:
-            return await read_data(reader, self._max_message_size, self._reset_timeout, reserve=self._reserve)
+            return await read_data(reader, self._max_message_size, self._reset_timeout, reserve=self._reserve,
+                                   sink=sink)
         finally:
             reader._limit = saved_limit  # type: ignore[attr-defined]
 

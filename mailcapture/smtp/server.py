@@ -9,7 +9,7 @@ from collections.abc import Awaitable
 
 from mailcapture.smtp.auth import Authenticator, load_credentials
 from mailcapture.smtp.protocol import CaptureSMTP
-from mailcapture.smtp.types import AUTH_FILE, AUTH_OFF, Deliver, SMTPConfig
+from mailcapture.smtp.types import AUTH_FILE, AUTH_OFF, Deliver, SinkFactory, SMTPConfig
 
 log = logging.getLogger(__name__)
 
@@ -119,8 +119,11 @@ def _authenticator(config: SMTPConfig) -> Authenticator | None:
     return Authenticator(config.auth, credentials)
 
 
-async def start_smtp(config: SMTPConfig, deliver: Deliver) -> SMTPServer:
+async def start_smtp(config: SMTPConfig, deliver: Deliver, sink_factory: SinkFactory | None = None) -> SMTPServer:
     """Listen on ``config.host:config.port``; every accepted message is passed to ``deliver``.
+
+    ``sink_factory`` makes the sink each message body streams into while it arrives (the envelope
+    carries it to ``deliver``); by default the body is only buffered.
 
     Raises ``ValueError`` (with a clear message) for a bad configuration, ``OSError`` when the
     address cannot be bound.
@@ -135,6 +138,7 @@ async def start_smtp(config: SMTPConfig, deliver: Deliver) -> SMTPServer:
     def factory() -> CaptureSMTP:
         return CaptureSMTP(
             deliver=deliver,
+            sink_factory=sink_factory,
             registry=registry,
             hostname=config.hostname,
             max_message_size=config.max_message_size,

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from mailcapture.smtp.dataread import BodySink
+
 DEFAULT_MAX_MESSAGE_SIZE = 50 * 1024 * 1024
 DEFAULT_MAX_RECIPIENTS = 100
 DEFAULT_MAX_CONNECTIONS = 1000
@@ -25,6 +27,11 @@ class Envelope:
     username: str  # authenticated user name or ""
     peer: str  # "ip:port" ("[ip]:port" for IPv6)
     tls: bool
+    sink: BodySink | None = None  # the sink the body streamed into (made by the server's sink factory)
+
+
+# Makes the sink each DATA body streams into (see ``dataread.BodySink``); by default a plain buffer.
+SinkFactory = Callable[[], BodySink]
 
 
 class DeliveryError(Exception):

@@ -110,6 +110,26 @@ class Stats:
     tags: dict[str, int]  # tag -> message count
 
 
+class Intake:
+    """One message arriving over SMTP: its raw bytes are fed in order while they are received, so an
+    engine can start work on them before the end of DATA (the SQLite engine compresses each finished
+    block at once). ``feed`` runs on the event loop and must only hand work off. This default keeps
+    nothing and stores with ``Store.add``."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def feed(self, data: bytes | memoryview) -> None:
+        """The next bytes of the raw message (called in order, on the event loop)."""
+
+    async def add(self, raw: bytes, build: Awaitable[NewMessage]) -> str:
+        """Store the message: ``raw`` is everything fed, ``build`` (already running) makes the rest."""
+        return await self._store.add(await build)
+
+    def abort(self) -> None:
+        """The message will not be stored: drop whatever was started (safe to call more than once)."""
+
+
 class Store(ABC):
     """Async storage interface. Every write is durable when its coroutine returns, or raises
     ``StorageError`` having written nothing."""
@@ -125,11 +145,20 @@ class Store(ABC):
     async def add(self, message: NewMessage) -> str:
         """Store one message atomically (tags created idempotently); return its new ID."""
 
+    def intake(self) -> Intake:
+        """A new :class:`Intake` for a message about to arrive."""
+        return Intake(self)
+
     async def add_received(self, raw: bytes, build: Awaitable[NewMessage]) -> str:
         """Store a message given its raw bytes and the work, already running, that builds the rest
-        (``build``'s message has ``raw`` as its raw bytes). An engine may start work of its own on
-        ``raw`` (e.g. compressing it) while ``build`` runs; by default this is ``add(await build)``."""
-        return await self.add(await build)
+        (``build``'s message has ``raw`` as its raw bytes): an intake fed all of ``raw`` at once."""
+        intake = self.intake()
+        try:
+            intake.feed(raw)
+            return await intake.add(raw, build)
+        except BaseException:
+            intake.abort()
+            raise
 
     @abstractmethod
     async def mark_read(self, ids: list[str] | None, query: Query | None, read: bool) -> list[str]:

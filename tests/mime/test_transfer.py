@@ -152,3 +152,32 @@ def test_qp_cut_logic_exact_with_a_tiny_carry_limit(monkeypatch: pytest.MonkeyPa
         if seed % 2:
             data = data.replace(b"\n", b"")
         assert b"".join(iter_decode(_chunks(data, rng), "quoted-printable")) == decode(data, "quoted-printable")
+
+
+@pytest.mark.parametrize("seed", range(1000))
+def test_decode_range_equals_decode_for_regular_and_noisy_base64(seed: int) -> None:
+    """The no-copy path for regular base64 must give decode()'s bytes for any input, or step aside."""
+    rng = random.Random(seed)
+    encoded = _noisy_base64(rng) if seed % 2 else base64.encodebytes(rng.randbytes(rng.randint(0, 3000)))
+    if seed % 3 == 0:
+        encoded = encoded.replace(b"\n", b"\r\n")
+    padded = b"HEAD\r\n" + encoded + b"--tail"
+    assert transfer.decode_range(padded, 6, 6 + len(encoded), "base64") == decode(encoded, "base64")
+
+
+@pytest.mark.parametrize("encoded", [
+    b"QUJD\r\nQUJD\r\n", b"QQ==\r\n", b"QUI=\r\n", b"QUJD QUJD\r\n", b"QUJD\r\n \r\nQUJD", b"QUJDQUJ=QUJD\r\n",
+    b"QQ===\r\n", b"QUJD\rQUJD\n", b"\r\n\r\n", b"", b"QQ==QUJD", b"QU!J*D\r\n", b"QUJ\r\nD", b"Q\r\nQ\r\n==",
+    b"QU-D", b"Q_JD", b"QUJD\xff\xfe\x00QUJD", b"QUJD.QUJD", b"QR==", b"QUJ=", b"Q===", b"=QUJD", b"QUJD=\r\n=",
+    b"QUJD QU", b"QUJDQ", b"QUJDQU\r\n", bytes(range(256)),
+])
+def test_decode_range_edge_cases(encoded: bytes) -> None:
+    assert transfer.decode_range(encoded, 0, len(encoded), "base64") == decode(encoded, "base64")
+
+
+def test_decode_range_takes_the_fast_path_for_regular_base64() -> None:
+    payload = random.Random(5).randbytes(100_000)
+    encoded = base64.encodebytes(payload).replace(b"\n", b"\r\n")
+    assert transfer._decode_regular_base64(encoded, 0, len(encoded)) == payload
+    assert transfer._decode_regular_base64(encoded + b"QQ==QUJD", 0, len(encoded) + 8) is None
+    assert transfer._decode_regular_base64(encoded + b"-_", 0, len(encoded) + 2) is None

@@ -119,3 +119,53 @@ async def test_progress_callback_runs_per_chunk() -> None:
 def test_unstuff_first_line_and_others() -> None:
     assert unstuff(b"..a\r\n..b\r\nc\r\n") == b".a\r\n.b\r\nc\r\n"
     assert unstuff(b"plain\r\n") == b"plain\r\n"
+
+
+class RecordingSink:
+    """A sink that keeps every segment as written (to check streaming, not just the result)."""
+
+    def __init__(self) -> None:
+        self.segments: list[bytes | memoryview] = []
+        self.aborted = 0
+        self.finished = 0
+
+    def write(self, data: bytes | memoryview) -> None:
+        self.segments.append(data)
+
+    def finish(self) -> bytes:
+        self.finished += 1
+        return b"".join(self.segments)
+
+    def abort(self) -> None:
+        self.aborted += 1
+        self.segments.clear()
+
+
+async def test_the_body_streams_to_the_sink_as_it_arrives() -> None:
+    rng = random.Random(11)
+    message = b"Subject: s\r\n\r\n.dot line\r\n" + b"".join(
+        rng.choice([b"A" * 76 + b"\r\n", b"..x\r\n", b"\r\n", b"."]) for _ in range(20_000))
+    sink = RecordingSink()
+    reader = feed(dot_stuff(message) + NEXT_COMMAND)
+    result = await read_data(reader, BIG, chunk_size=4096, sink=sink)
+    expected = message if message.endswith(b"\r\n") else message + b"\r\n"
+    assert result == expected == reference_unstuff(dot_stuff(message))
+    assert len(sink.segments) > 100 and sink.finished == 1 and sink.aborted == 0
+    assert await reader.read() == NEXT_COMMAND
+
+
+async def test_a_chunk_without_a_period_is_passed_on_uncopied() -> None:
+    sink = RecordingSink()
+    body = (b"QUJD" * 19 + b"\r\n") * 1000
+    await read_data(feed(body + b".\r\n"), BIG, chunk_size=1 << 20, sink=sink)
+    assert isinstance(sink.segments[0], memoryview)
+
+
+async def test_the_sink_is_aborted_over_the_limit_and_when_the_client_goes() -> None:
+    sink = RecordingSink()
+    assert await read_data(feed(dot_stuff(b"x" * 5000) + NEXT_COMMAND), 1000, chunk_size=512, sink=sink) is None
+    assert sink.aborted >= 1 and sink.finished == 0 and not sink.segments
+    sink = RecordingSink()
+    with pytest.raises(ConnectionLostInData):
+        await read_data(feed(b"half a body\r\n"), BIG, sink=sink)
+    assert sink.aborted == 1 and sink.finished == 0

@@ -10,7 +10,7 @@ import asyncio
 import os
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
@@ -18,10 +18,11 @@ from typing import TypeVar
 
 from mailcapture.errors import BadRequest, StorageError
 from mailcapture.search import Query
-from mailcapture.storage.base import MessageDetail, NewMessage, Page, PartRecord, Stats, Store
-from mailcapture.storage.sqlite import blocks, checkpoint, reads, stream, writes
+from mailcapture.storage.base import Intake, MessageDetail, NewMessage, Page, PartRecord, Stats, Store
+from mailcapture.storage.sqlite import blocks, checkpoint, checksums, reads, stream, writes
 from mailcapture.storage.sqlite.connections import open_checkpointer, open_reader, open_writer
-from mailcapture.storage.sqlite.prepare import compress_raw, prepare
+from mailcapture.storage.sqlite.intake import BlockIntake
+from mailcapture.storage.sqlite.prepare import prepare
 from mailcapture.storage.sqlite.readers import READERS, ReaderPool
 from mailcapture.storage.sqlite.schema import Tables, migrate, table_prefix
 from mailcapture.storage.sqlite.sqlquery import MATCH_ALL, compile_query
@@ -131,23 +132,15 @@ class SQLiteStore(Store):
             prepared = await prepare(message, self.compression, self._compress_pool, self._block_size)
         return await self._write(partial(writes.insert_message, t=self.tables, p=prepared))
 
-    async def add_received(self, raw: bytes, build: Awaitable[NewMessage]) -> str:
-        """Compress ``raw`` while ``build`` (parsing, decoding, hashing) runs, then write."""
+    def intake(self) -> Intake:
+        """Compresses each block as soon as it has arrived (see ``intake.py``)."""
         self._check_open()
-        assert self._preparing is not None and self._compress_pool is not None
-        async with self._preparing:
-            packing = asyncio.ensure_future(compress_raw(raw, self.compression, self._compress_pool,
-                                                         self._block_size))
-            try:
-                message = await build
-            except BaseException:
-                packing.cancel()
-                await asyncio.gather(packing, return_exceptions=True)
-                raise
-            packed = await packing
-            if message.raw is not raw:
-                raise StorageError("the built message does not carry the raw bytes it was built from")
-            prepared = await prepare(message, self.compression, self._compress_pool, self._block_size, packed)
+        assert self._compress_pool is not None
+        return BlockIntake(self._insert_packed, self.compression, self._compress_pool, self._block_size)
+
+    async def _insert_packed(self, message: NewMessage, packed: list[tuple[int, bytes | memoryview]]) -> str:
+        assert self._compress_pool is not None
+        prepared = await prepare(message, self.compression, self._compress_pool, self._block_size, packed)
         return await self._write(partial(writes.insert_message, t=self.tables, p=prepared))
 
     async def mark_read(self, ids: list[str] | None, query: Query | None, read: bool) -> list[str]:
@@ -199,7 +192,13 @@ class SQLiteStore(Store):
                                         start=start, limit=limit))
 
     async def detail(self, id: str) -> MessageDetail | None:
-        return await self._read(partial(reads.detail, t=self.tables, id_=id))
+        found = await self._read(partial(reads.detail, t=self.tables, id_=id))
+        if found is not None and checksums.missing(found):
+            # big parts get MD5/SHA-1 on first read (see checksums.py), saved so it happens once
+            computed = await self._read(partial(checksums.fill_missing, t=self.tables, id_=id, detail=found))
+            if computed:
+                await self._write(partial(checksums.save, t=self.tables, id_=id, computed=computed))
+        return found
 
     async def latest_id(self, query: Query | None) -> str | None:
         where, params = compile_query(query, self.tables)
