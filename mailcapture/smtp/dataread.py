@@ -10,9 +10,11 @@ period (every chunk of a base64 attachment) can hold neither the end of data (``
 a stuffed line, so it is passed on as it is. Otherwise the terminator is searched with
 ``bytes.find`` and stuffed lines are undone with one ``replace(b"\r\n.", b"\r\n")`` (RFC 5321
 4.5.2: the first character of a line that starts with a period is deleted; for a conforming client
-this equals replacing ``CRLF ..`` by ``CRLF .``). The last few bytes of each chunk are held back
-until the next one arrives, so a terminator split across chunks is found, and a segment never ends
-between CR and LF, so whether the next segment starts a line is known exactly.
+this equals replacing ``CRLF ..`` by ``CRLF .``). A chunk ending in what may be the start of the
+terminator (``CRLF .`` or ``CRLF . CR``) or in a lone CR keeps those one or two bytes back until the
+next chunk arrives, so a terminator split across chunks is found and a segment never ends between
+CR and LF (whether the next segment starts a line is known exactly); every other chunk is passed on
+whole, without a copy.
 
 Bytes after the terminator belong to the next command (PIPELINING) and are handed back to the
 reader. Over the size limit (or the memory budget) the rest of the body is read and dropped, the
@@ -31,12 +33,10 @@ TERMINATOR = b"\r\n.\r\n"
 STUFFED_LINE_START = b"\r\n."
 DOT = b"."
 LAST_LINE = b".\r\n"  # the terminator when the bytes before it already ended a line
-CR = 13
 # Largest single read from the stream reader (the event loop's socket reads are 256 KiB).
 CHUNK_SIZE = 1024 * 1024
 # While the body streams in, let the reader buffer this much before it pauses the socket.
 READ_BUFFER_LIMIT = 1024 * 1024
-_HOLD = len(TERMINATOR) - 1  # a terminator starting this close to a chunk's end is not complete yet
 
 
 class ConnectionLostInData(ConnectionError):
@@ -110,6 +110,21 @@ def unstuff_segment(buffer: bytes, end: int, line_start: bool) -> bytes | memory
     return segment.replace(STUFFED_LINE_START, CRLF)
 
 
+def held_back(buffer: bytes, line_start: bool) -> int:
+    """How many bytes at the end of ``buffer`` (no terminator in it) must wait for the next chunk.
+
+    The start of a terminator (``.`` or ``.CR`` at the start of a line) is held back, as is a final
+    CR, so that a segment never ends between CR and LF: the next segment then knows exactly whether
+    it starts a line. Everything else (almost always: all of it) is passed on at once.
+    """
+    at_line_start = len(buffer) == 2 and line_start
+    if buffer.endswith(b".\r"):
+        return 2 if at_line_start or buffer.endswith(b"\r\n.\r") else 1
+    if buffer.endswith(DOT):
+        return 1 if (len(buffer) == 1 and line_start) or buffer.endswith(STUFFED_LINE_START) else 0
+    return 1 if buffer.endswith(b"\r") else 0
+
+
 def find_end(buffer: bytes, line_start: bool) -> tuple[int, int]:
     """``(body_end, consumed)`` of the first terminator in ``buffer``, or ``(-1, -1)``.
 
@@ -162,13 +177,11 @@ async def read_data(
             del chunk
             body_end, consumed = find_end(buffer, line_start)
             if body_end < 0:
-                end = len(buffer) - _HOLD
-                if end > 0 and buffer[end - 1] == CR:
-                    end -= 1  # never split CR LF: the next segment must know whether it starts a line
+                end = len(buffer) - held_back(buffer, line_start)
                 if end <= 0:
                     carry = buffer
                     continue
-                carry = buffer[end:]
+                carry = buffer[end:] if end < len(buffer) else b""
             else:
                 end, carry = body_end, b""
                 if consumed < len(buffer):

@@ -22,6 +22,11 @@ Block = tuple[int, bytes | memoryview]  # (compressed flag, payload)
 Insert = Callable[[NewMessage, list[Block]], Awaitable[str]]
 
 
+def _pack(pieces: list[bytes | memoryview], level: int) -> Block:
+    block = pieces[0] if len(pieces) == 1 else b"".join(pieces)
+    return blocks.compress(block, level)
+
+
 class BlockIntake(Intake):
     def __init__(self, insert: Insert, level: int, pool: Executor, block_size: int) -> None:
         self._insert = insert
@@ -43,8 +48,8 @@ class BlockIntake(Intake):
         while self._pending >= self._block_size:
             self._blocks.append(self._compress(self._take(self._block_size)))
 
-    def _take(self, n: int) -> bytes:
-        """The first ``n`` pending bytes, as one block (the rest of the last piece stays pending)."""
+    def _take(self, n: int) -> list[bytes | memoryview]:
+        """The pieces holding the first ``n`` pending bytes (the rest of the last piece stays pending)."""
         taken: list[bytes | memoryview] = []
         need = n
         while need:
@@ -59,15 +64,12 @@ class BlockIntake(Intake):
                 self._pieces[0] = view[need:]
                 need = 0
         self._pending -= n
-        return taken[0] if len(taken) == 1 and isinstance(taken[0], bytes) else b"".join(taken)
+        return taken
 
-    def _compress(self, block: bytes) -> asyncio.Future[Block]:
+    def _compress(self, pieces: list[bytes | memoryview]) -> asyncio.Future[Block]:
+        """Joining the pieces into one block happens in the pool too: nothing is copied on the event loop."""
         loop = asyncio.get_running_loop()
-        if self._level <= 0:
-            done: asyncio.Future[Block] = loop.create_future()
-            done.set_result((blocks.STORED, block))
-            return done
-        return asyncio.wrap_future(self._pool.submit(blocks.compress, block, self._level), loop=loop)
+        return asyncio.wrap_future(self._pool.submit(_pack, pieces, self._level), loop=loop)
 
     async def add(self, raw: bytes, build: Awaitable[NewMessage]) -> str:
         if self._aborted:
