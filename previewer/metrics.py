@@ -22,6 +22,10 @@ class Metrics:
         self.render_seconds = Histogram("previewer_render_seconds",
                                         "Decode + thumbnail + encode time inside a worker, by input format",
                                         ["format"], buckets=DURATION_BUCKETS, registry=r)
+        self.inputs = Counter("previewer_inputs",
+                              "Inputs handed to a worker, by how: streamed (passed on while still downloading), "
+                              "memory (read whole first) or file (spooled to a temp file first)",
+                              ["how"], registry=r)
         self.tasks = Counter("previewer_tasks", "Tasks run by workers, by queue and outcome",
                              ["queue", "outcome"], registry=r)
         self.requests = Counter("previewer_requests", "Preview requests answered, by HTTP status",

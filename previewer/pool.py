@@ -9,6 +9,8 @@ memory budget is replaced between jobs; a crashed worker is replaced and its job
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import json
 import logging
 import os
@@ -20,8 +22,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from previewer.errors import Busy, Corrupt, PreviewError, Timeout, from_code
+from previewer.fetch import Download
 from previewer.metrics import Metrics
-from previewer.protocol import Header, ProtocolError, encode, read_frame_async
+from previewer.protocol import STREAM_ABORT, STREAM_END, Header, ProtocolError, data_prefix, encode, read_frame_async
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +32,7 @@ READY_TIMEOUT = 60.0  # a worker must finish its imports within this
 STOP_TIMEOUT = 2.0
 RESTART_BACKOFF = 1.0
 PIPE_LIMIT = 1 << 20
+PIPE_BUFFER = 1 << 20  # the kernel's default /proc/sys/fs/pipe-max-size
 CONFIG_ENV = "PREVIEWER_WORKER_CONFIG"
 
 
@@ -50,6 +54,7 @@ class Job:
     path: str | None
     input_size: int
     future: asyncio.Future[Result] = field(repr=False)
+    stream: Download | None = None  # the rest of the input, passed on as it arrives (payload = its head)
 
 
 @dataclass(frozen=True)
@@ -89,6 +94,7 @@ class WorkerProcess:
             sys.executable, "-m", "previewer.worker", self.queue,
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, env=env, limit=PIPE_LIMIT)
         assert self.proc.stdout is not None
+        _widen_pipes(self.proc)
         try:
             header, _ = await asyncio.wait_for(read_frame_async(self.proc.stdout), READY_TIMEOUT)
         except (asyncio.IncompleteReadError, ProtocolError, TimeoutError) as exc:
@@ -99,11 +105,31 @@ class WorkerProcess:
         self.info = header
 
     async def run(self, job: Job) -> tuple[Header, bytes]:
+        """One job, one reply. A streamed input is passed on chunk by chunk, then an end (or abort)
+        frame; the worker reads up to that frame before it answers, so the pipe stays in step. A failed
+        stream raises its error (after the worker's answer to the abort was read)."""
         assert self.proc is not None and self.proc.stdin is not None and self.proc.stdout is not None
-        header = {"fmt": job.fmt, "size": job.size, "path": job.path, "input_size": job.input_size}
-        self.proc.stdin.write(encode(header, job.payload if job.path is None else b""))
-        await self.proc.stdin.drain()
-        return await read_frame_async(self.proc.stdout)
+        stdin = self.proc.stdin
+        header = {"fmt": job.fmt, "size": job.size, "path": job.path, "input_size": job.input_size,
+                  "stream": job.stream is not None}
+        stdin.write(encode(header, job.payload if job.path is None else b""))
+        failure: PreviewError | None = None
+        if job.stream is not None:
+            try:
+                async for chunk in job.stream.chunks():
+                    stdin.write(data_prefix(len(chunk)))
+                    stdin.write(chunk)
+                    await stdin.drain()
+            except PreviewError as exc:
+                failure = exc
+                stdin.write(encode(STREAM_ABORT))
+            else:
+                stdin.write(STREAM_END)
+        await stdin.drain()
+        reply = await read_frame_async(self.proc.stdout)
+        if failure is not None:
+            raise failure
+        return reply
 
     async def kill(self) -> None:
         """SIGKILL, reap, remove its temp dir."""
@@ -129,6 +155,20 @@ class WorkerProcess:
         if self.tempdir:
             path, self.tempdir = self.tempdir, ""
             await asyncio.to_thread(shutil.rmtree, path, True)
+
+
+def _widen_pipes(proc: asyncio.subprocess.Process) -> None:
+    """Grow both pipes from 64 KiB to PIPE_BUFFER (Linux): an input streamed to a worker is written
+    ahead of the decoder without a context switch per 64 KiB."""
+    if not hasattr(fcntl, "F_SETPIPE_SZ"):
+        return
+    for stream in (proc.stdin, proc.stdout):
+        transport = getattr(stream, "transport", None) or getattr(stream, "_transport", None)
+        pipe = transport.get_extra_info("pipe") if transport is not None else None
+        if pipe is None:
+            continue
+        with contextlib.suppress(OSError):  # above /proc/sys/fs/pipe-max-size, or not a pipe
+            fcntl.fcntl(pipe.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BUFFER)
 
 
 class Lane:
@@ -167,6 +207,11 @@ class Lane:
     @property
     def ready(self) -> bool:
         return all(w is not None and w.alive for w in self.workers)
+
+    def idle_slot(self) -> bool:
+        """A job submitted now starts at once (no queued job, a live worker not busy)."""
+        live = sum(1 for w in self.workers if w is not None and w.alive)
+        return self.queue.qsize() + self.busy < live
 
     # ------------------------------------------------------------ submit
     def submit(self, job: Job, background: bool = False, retry_after: int = 2) -> None:
@@ -227,6 +272,9 @@ class Lane:
     async def _run(self, i: int, worker: WorkerProcess, job: Job) -> str:
         try:
             header, data = await asyncio.wait_for(worker.run(job), self.config.timeout)
+        except PreviewError as exc:  # the streamed input failed (too large, upstream gone); worker in step
+            _fail(job, exc)
+            return "error"
         except TimeoutError:
             await worker.kill()
             self.metrics.task_timeouts.labels(self.name).inc()

@@ -3,11 +3,16 @@
 A frame is ``>II`` (header length, payload length), a JSON header, then the raw payload. The service
 writes requests to a worker's stdin and reads replies from its stdout; the worker's own fd 1 is
 redirected to stderr so stray prints from C libraries cannot corrupt the stream.
+
+A request with ``"stream": true`` carries only the head of its input; the rest follows in data frames
+(``{"data":1}`` + bytes) and then one end frame (``{"end":1}``) or, when the download failed, an abort
+frame (``{"abort":1}``). The worker reads through to that last frame before it answers.
 """
 
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import struct
 from typing import Any, BinaryIO
@@ -17,6 +22,8 @@ MAX_HEADER = 1 << 20
 MAX_PAYLOAD = 1 << 30
 
 Header = dict[str, Any]
+_DATA_HEADER = b'{"data":1}'
+STREAM_ABORT: Header = {"abort": 1}
 
 
 class ProtocolError(Exception):
@@ -26,6 +33,14 @@ class ProtocolError(Exception):
 def encode(header: Header, payload: bytes = b"") -> bytes:
     raw = json.dumps(header, separators=(",", ":")).encode()
     return PREFIX.pack(len(raw), len(payload)) + raw + payload
+
+
+STREAM_END = encode({"end": 1})
+
+
+def data_prefix(length: int) -> bytes:
+    """Everything of a data frame but its ``length`` bytes of payload (written after it)."""
+    return PREFIX.pack(len(_DATA_HEADER), length) + _DATA_HEADER
 
 
 def _decode(prefix: bytes) -> tuple[int, int]:
@@ -58,3 +73,92 @@ async def read_frame_async(reader: asyncio.StreamReader) -> tuple[Header, bytes]
     if not isinstance(header, dict):
         raise ProtocolError("frame header is not an object")
     return header, payload
+
+
+class StreamAborted(Exception):
+    """The service stopped sending a streamed input (its download failed)."""
+
+
+class StreamedInput(io.RawIOBase):
+    """A streamed input as a seekable, read-only file (worker side): reads block until the bytes
+    asked for have arrived; everything received is kept, so decoders may seek back."""
+
+    def __init__(self, stream: BinaryIO, head: bytes) -> None:
+        super().__init__()
+        self._stream = stream
+        self._buf = bytearray(head)
+        self._pos = 0
+        self._ended = False
+
+    def _receive(self) -> bool:
+        """One more frame; False at the end of the input."""
+        if self._ended:
+            return False
+        frame = read_frame(self._stream)
+        if frame is None:
+            raise ProtocolError("end of input inside a streamed request")
+        header, payload = frame
+        if header.get("data"):
+            self._buf += payload
+            return True
+        self._ended = True
+        if header.get("abort"):
+            raise StreamAborted("the input stopped arriving")
+        return False
+
+    def _fill(self, upto: int | None) -> None:
+        while (upto is None or len(self._buf) < upto) and self._receive():
+            pass
+
+    def drain(self) -> None:
+        """Read through to the last frame of this request (whatever the decoder did not need)."""
+        while not self._ended:
+            try:
+                self._receive()
+            except StreamAborted:
+                return
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if whence == io.SEEK_SET:
+            pos = offset
+        elif whence == io.SEEK_CUR:
+            pos = self._pos + offset
+        elif whence == io.SEEK_END:
+            self._fill(None)
+            pos = len(self._buf) + offset
+        else:
+            raise ValueError(f"invalid whence {whence}")
+        if pos < 0:
+            raise ValueError("negative seek position")
+        self._pos = pos
+        return pos
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size is None or size < 0:
+            self._fill(None)
+            end = len(self._buf)
+        else:
+            self._fill(self._pos + size)
+            end = min(self._pos + size, len(self._buf))
+        start = min(self._pos, end)
+        with memoryview(self._buf) as view:
+            data = bytes(view[start:end])
+        self._pos = max(self._pos, end)
+        return data
+
+    def readall(self) -> bytes:
+        return self.read(-1)
+
+    def readinto(self, target: Any) -> int:
+        data = self.read(len(target))
+        target[: len(data)] = data
+        return len(data)

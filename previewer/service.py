@@ -26,7 +26,7 @@ from previewer.flights import Flights
 from previewer.memory import Sample, Watchdog
 from previewer.metrics import Metrics
 from previewer.pool import Job, Lane, LaneConfig, Result
-from previewer.sniff import QUEUES
+from previewer.sniff import IMAGE, QUEUES, Sniffed
 
 log = logging.getLogger(__name__)
 
@@ -170,13 +170,19 @@ class Previewer:
             self.metrics.prewarm.labels(result).inc(n)
         return counts
 
+    def _stream_now(self, sniffed: Sniffed) -> bool:
+        """Pass an image on to its worker while it downloads, when a worker can start on it at once.
+        (Documents and videos need the whole file; a queued job must not hold a download open.)"""
+        return sniffed.queue == IMAGE and sniffed.fmt != "hook" and self.lanes[IMAGE].idle_slot()
+
     async def _produce(self, blob_id: str, size: int, background: bool) -> Result:
         assert self._fetcher is not None
-        blob: Blob = await self._fetcher.fetch(blob_id)
+        blob: Blob = await self._fetcher.fetch(blob_id, self._stream_now)
         try:
             lane = self.lanes[blob.sniffed.queue]
             future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
-            job = Job(blob.sniffed.fmt, size, blob.payload, blob.path, blob.size, future)
+            job = Job(blob.sniffed.fmt, size, blob.payload, blob.path, blob.size, future, blob.stream)
+            self.metrics.inputs.labels("streamed" if blob.stream else "file" if blob.path else "memory").inc()
             lane.submit(job, background=background, retry_after=self.settings.retry_after)
             try:
                 result = await future

@@ -13,10 +13,10 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from previewer import jemalloc
-from previewer.protocol import Header, encode, read_frame
+from previewer.protocol import Header, StreamAborted, StreamedInput, encode, read_frame
 from previewer.worker.failures import RenderFailure
 from previewer.worker.output import Rendered
 
@@ -27,7 +27,9 @@ PURGE_ABOVE = 8 * 1024 * 1024  # ask jemalloc to give memory back after inputs l
 # thumbnails (what an open inbox waits for) still get the CPU first.
 NICENESS = {"image": 0, "document": 10, "video": 10}
 
-Renderer = Callable[[str, "str | bytes", int, int], Rendered]
+# (format, source, size, decoded size limit). The source is a temp file's path or the whole input; only the
+# image renderer is also given streamed inputs (a file object), hence Any.
+Renderer = Callable[[str, Any, int, int], Rendered]
 log = logging.getLogger("previewer.worker")
 
 
@@ -62,21 +64,22 @@ def classify(exc: BaseException) -> tuple[str, str]:
         return exc.code, exc.message
     if isinstance(exc, MemoryError):
         return "too_large", "the decoder ran out of memory"
+    if isinstance(exc, StreamAborted):
+        return "aborted", "the input stopped arriving"
     text = str(exc) or type(exc).__name__
     return "corrupt", f"cannot decode: {text}"
 
 
-def handle(render: Renderer, header: Header, payload: bytes, test_hooks: bool,
+def handle(render: Renderer, header: Header, source: str | bytes | StreamedInput, test_hooks: bool,
            original_size_limit: int) -> tuple[Header, bytes]:
     fmt = str(header["fmt"])
     size = int(header["size"])
-    source: str | bytes = header["path"] if header.get("path") else payload
     if fmt == "hook":
         if not test_hooks:
             return {"ok": False, "code": "unsupported", "message": "test hooks are off"}, b""
         from previewer.worker import hooks
 
-        result = hooks.render(source, size)
+        result = hooks.render(source.read() if isinstance(source, StreamedInput) else source, size)
     else:
         result = render(fmt, source, size, original_size_limit)
     return {"ok": True, "mime": result.mime, "ext": result.ext, "width": result.width,
@@ -100,18 +103,22 @@ def serve(inp: BinaryIO, out: BinaryIO, queue: str, config: dict[str, object]) -
             return 0
         header, payload = frame
         t0 = time.perf_counter()
+        streamed = StreamedInput(inp, payload) if header.get("stream") else None
+        source = streamed if streamed is not None else (header["path"] if header.get("path") else payload)
         try:
-            reply, data = handle(render, header, payload, test_hooks, limit)
+            reply, data = handle(render, header, source, test_hooks, limit)
         except Exception as exc:  # every failure is an answer, never a dead worker
             code, message = classify(exc)
             reply, data = {"ok": False, "code": code, "message": message}, b""
-        reply["elapsed"] = time.perf_counter() - t0
+        reply["elapsed"] = time.perf_counter() - t0  # for a streamed input, also waiting for its bytes
+        if streamed is not None:
+            streamed.drain()  # the rest of the request, whether the decoder needed it or not
         if int(header.get("input_size", 0)) > PURGE_ABOVE:
             jemalloc.purge()
         reply["rss"] = rss_bytes()
         out.write(encode(reply, data))
         out.flush()
-        del payload, data
+        del payload, data, source, streamed
 
 
 def main(argv: list[str]) -> int:

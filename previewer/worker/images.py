@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import warnings
-from typing import BinaryIO
+from typing import IO
 
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
@@ -21,11 +22,22 @@ PIL_FORMATS: dict[str, str] = {
 }
 
 
+# Freed image memory blocks (up to 16 MiB each) Pillow keeps for the next picture. Without a cache each
+# decoded image is a fresh calloc, which jemalloc zeroes by giving the pages back to the kernel and
+# faulting them in again: a 2560x1440 PNG cost 3,600-7,200 minor page faults and ~30 % more time
+# (44 -> 57-71 ms) under jemalloc, none under glibc. With 4 blocks cached: no faults, glibc's speed,
+# at most 64 MiB held by an idle worker after a very large picture (usually one block, ~15 MiB).
+PILLOW_BLOCKS_MAX = 4
+
+
 def configure(original_size_limit: int) -> None:
-    """Pillow's own bomb guard as a backstop behind our header check (pixels <= decoded bytes)."""
+    """Pillow's own bomb guard as a backstop behind our header check (pixels <= decoded bytes), and its
+    block cache (unless PILLOW_BLOCKS_MAX is set in the environment)."""
     Image.MAX_IMAGE_PIXELS = original_size_limit
     ImageFile.LOAD_TRUNCATED_IMAGES = False
     warnings.simplefilter("error", Image.DecompressionBombWarning)
+    if "PILLOW_BLOCKS_MAX" not in os.environ:
+        Image.core.set_blocks_max(PILLOW_BLOCKS_MAX)
 
 
 _heif_registered = False
@@ -44,11 +56,12 @@ def _register_heif() -> None:
     _heif_registered = True
 
 
-def open_source(source: str | bytes) -> BinaryIO | str:
+def open_source(source: str | bytes | IO[bytes]) -> IO[bytes] | str:
+    """A path, the bytes, or a file object (a streamed input: read while it still arrives)."""
     return io.BytesIO(source) if isinstance(source, bytes) else source
 
 
-def render(fmt: str, source: str | bytes, size: int, original_size_limit: int) -> Rendered:
+def render(fmt: str, source: str | bytes | IO[bytes], size: int, original_size_limit: int) -> Rendered:
     plugin = PIL_FORMATS.get(fmt)
     if plugin is None:
         raise UnsupportedInput(f"no image decoder for {fmt}")

@@ -7,12 +7,14 @@ kernel when freed. Decompressing a whole 1 MiB block, then copying it through th
 faulted in ~22 MB of pages per request: more than half of the CPU the request cost. Here a block is
 decompressed in pieces of at most ``PIECE`` bytes that flow through the decoder one after another,
 so every buffer stays below the threshold, comes from the heap, is reused, and stays in the CPU's
-cache. Decoded pieces are gathered ``HOP_BYTES`` at a time per reader-thread call, so a part of a
-few megabytes costs one or two thread hops instead of one per block.
+cache. Decoded pieces are gathered a few hundred kilobytes to ``HOP_BYTES`` at a time per
+reader-thread call (not one call per piece), and the next call runs while the event loop sends the
+pieces of the previous one.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import sqlite3
 import threading
@@ -28,7 +30,8 @@ from mailcapture.storage.sqlite.schema import Tables
 
 SIDE_DATA_CHUNK = 256 * 1024
 PIECE = 256 * 1024  # encoded bytes decoded at a time: below the 1 MiB mmap threshold, fits in L2
-HOP_BYTES = 8 * 1024 * 1024  # decoded bytes handed to the event loop per reader-thread call
+FIRST_HOP_BYTES = 64 * 1024  # the first reader-thread call returns after its first piece: the client starts early
+HOP_BYTES = 2 * 1024 * 1024  # decoded bytes handed to the event loop per later reader-thread call
 
 _local = threading.local()
 
@@ -99,7 +102,11 @@ def _gather(decoder: Iterator[bytes], budget: int) -> tuple[list[bytes], bool]:
 
 
 async def decoded_chunks(pool: ReaderPool, t: Tables, loc: reads.PartLocation) -> AsyncIterator[bytes]:
-    """The part's decoded bytes in pieces of at most PIECE bytes (or SIDE_DATA_CHUNK)."""
+    """The part's decoded bytes in pieces of at most PIECE bytes (or SIDE_DATA_CHUNK).
+
+    The first reader call gathers FIRST_HOP_BYTES (the client gets bytes early), later ones HOP_BYTES,
+    and each next call is started before the pieces of the previous one are handed out, so decoding
+    in the reader thread overlaps with sending on the event loop."""
     if loc.in_side_table:
         data = await pool.run(lambda conn: side_data(conn, t, loc))
         view = memoryview(data)
@@ -107,14 +114,21 @@ async def decoded_chunks(pool: ReaderPool, t: Tables, loc: reads.PartLocation) -
             yield view[offset : offset + SIDE_DATA_CHUNK].tobytes()
         return
     decoder: Iterator[bytes] = iter(mime.iter_decode(encoded_chunks(pool, t, loc), loc.encoding))
+    pending: asyncio.Future[tuple[list[bytes], bool]] | None = None
     try:
-        while True:
-            pieces, done = await pool.call(_gather, decoder, HOP_BYTES)
+        pending = asyncio.ensure_future(pool.call(_gather, decoder, FIRST_HOP_BYTES))
+        while pending is not None:
+            pieces, done = await pending
+            pending = None if done else asyncio.ensure_future(pool.call(_gather, decoder, HOP_BYTES))
             for piece in pieces:
                 yield piece
-            if done:
-                return
     finally:
+        if pending is not None:
+            if pending.done():
+                if not pending.cancelled():
+                    pending.exception()  # retrieved: the consumer went away, nobody wants it
+            else:
+                pending.cancel()  # a call already running in a reader thread finishes on its own
         # ValueError: still running in a reader thread (the consumer was cancelled); it ends on its own
         with contextlib.suppress(ValueError):
             close = getattr(decoder, "close", None)
