@@ -60,3 +60,55 @@ async def test_a_failing_build_stores_nothing(tmp_path: Path) -> None:
         assert (await store.page(None, 0, 10)).total == 0
     finally:
         await store.close()
+
+
+async def test_a_slow_parse_rolls_back_and_is_inserted_the_plain_way(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from mailcapture.storage.sqlite import intake as intake_module
+
+    monkeypatch.setattr(intake_module, "WRITER_WAIT_S", 0.05)
+    store = SQLiteStore(str(tmp_path / "m.db"))
+    await store.open()
+    try:
+        raw = _raw()
+
+        async def slow() -> ingest.NewMessage:
+            await asyncio.sleep(0.3)  # longer than the writer may wait with its transaction open
+            return ingest.prepare(raw, "a@example.com", [], "")
+
+        writes_meanwhile = asyncio.ensure_future(_tag_soon(store))
+        msg_id = await store.add_received(raw, slow())
+        await writes_meanwhile  # another write was not stuck behind the slow parse
+        assert await store.raw(msg_id) == raw
+        assert (await store.page(None, 0, 10)).total == 1
+    finally:
+        await store.close()
+
+
+async def _tag_soon(store: SQLiteStore) -> None:
+    await asyncio.sleep(0.1)
+    async with asyncio.timeout(0.25):
+        await store.set_tags([], ["x"])
+
+
+async def test_message_pks_never_collide_between_the_two_insert_paths(tmp_path: Path) -> None:
+    """Blocks go in under a pk chosen before the row exists; plain inserts take AUTOINCREMENT's next."""
+    store = SQLiteStore(str(tmp_path / "m.db"))
+    await store.open()
+    try:
+        raws = [_raw() for _ in range(6)]
+        ids = []
+        for n, raw in enumerate(raws):
+            message = ingest.prepare(raw, "a@example.com", [], "")
+            if n % 2:
+                ids.append(await store.add(message))
+            else:
+                ids.append(await store.add_received(raw, asyncio.sleep(0, message)))
+            if n == 3:
+                await store.delete(ids[1:3])  # freed pks are never reused
+        for msg_id, raw in zip(ids, raws):
+            if msg_id not in ids[1:3]:
+                assert await store.raw(msg_id) == raw
+        assert (await store.page(None, 0, 10)).total == 4
+    finally:
+        await store.close()

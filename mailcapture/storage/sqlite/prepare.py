@@ -44,6 +44,18 @@ async def compress_raw(raw: bytes, level: int, pool: Executor, block_size: int =
     return await compress_all(list(blocks.split(raw, block_size)), level, pool)
 
 
+def prepare_now(message: NewMessage, level: int, block_size: int) -> PreparedMessage:
+    """``prepare`` without the blocks (inserted separately) and compressing in the calling thread: for
+    the writer thread (fallback part data is rare and small)."""
+    if not isinstance(message.raw, bytes | bytearray):
+        raise StorageError("a message's raw content must be bytes")
+    validate(message)
+    return PreparedMessage(
+        id=new_id(), message=message, block_size=block_size, blocks=[],
+        part_data={p.record.part_id: blocks.compress(p.data, level) for p in message.parts if p.data is not None},
+    )
+
+
 async def prepare(message: NewMessage, level: int, pool: Executor,
                   block_size: int = blocks.BLOCK_SIZE, packed: Packed | None = None) -> PreparedMessage:
     """Compress every block (unless ``packed`` already holds them) and fallback part data."""

@@ -136,7 +136,8 @@ class SQLiteStore(Store):
         """Compresses each block as soon as it has arrived (see ``intake.py``)."""
         self._check_open()
         assert self._compress_pool is not None
-        return BlockIntake(self._insert_packed, self.compression, self._compress_pool, self._block_size)
+        return BlockIntake(self._insert_packed, self._write, self.tables, self.compression, self._compress_pool,
+                           self._block_size)
 
     async def _insert_packed(self, message: NewMessage, packed: list[tuple[int, bytes | memoryview]]) -> str:
         assert self._compress_pool is not None

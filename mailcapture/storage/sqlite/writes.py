@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from mailcapture.errors import BadRequest
@@ -27,15 +28,50 @@ class PreparedMessage:
 
 
 def insert_message(conn: sqlite3.Connection, t: Tables, p: PreparedMessage) -> str:
+    pk = _insert_row(conn, t, p, None)
+    insert_blocks(conn, t, pk, p.blocks)
+    _insert_parts(conn, t, pk, p)
+    return p.id
+
+
+def insert_blocks(conn: sqlite3.Connection, t: Tables, pk: int,
+                  packed: Iterable[tuple[int, bytes | memoryview]]) -> None:
+    conn.executemany(
+        f"INSERT INTO {t.blocks} (message, seq, compressed, data) VALUES (?, ?, ?, ?)",
+        ((pk, seq, flag, payload) for seq, (flag, payload) in enumerate(packed)),
+    )
+
+
+def next_message_pk(conn: sqlite3.Connection, t: Tables) -> int:
+    """The pk the next message will get (AUTOINCREMENT: never one used before); call in a write transaction."""
+    row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = ?", (t.messages,)).fetchone()
+    last = row[0] if row is not None else conn.execute(f"SELECT coalesce(max(pk), 0) FROM {t.messages}").fetchone()[0]
+    return int(last) + 1
+
+
+def insert_blocks_first(conn: sqlite3.Connection, t: Tables, packed: Iterable[tuple[int, bytes | memoryview]],
+                        finish: Callable[[], PreparedMessage]) -> str:
+    """Insert a message's blocks before its row exists (while ``finish`` still builds the rest: parsing
+    runs meanwhile in another thread), then the row and its parts. Foreign keys are checked at commit."""
+    conn.execute("PRAGMA defer_foreign_keys = ON")  # reset by SQLite at the end of the transaction
+    pk = next_message_pk(conn, t)
+    insert_blocks(conn, t, pk, packed)
+    p = finish()
+    _insert_row(conn, t, p, pk)
+    _insert_parts(conn, t, pk, p)
+    return p.id
+
+
+def _insert_row(conn: sqlite3.Connection, t: Tables, p: PreparedMessage, pk: int | None) -> int:
     m = p.message
     kinds = [part.record.kind for part in m.parts]
     cur = conn.execute(
-        f"INSERT INTO {t.messages} (id, message_id, created, read, from_json, to_json, cc_json, bcc_json, "
+        f"INSERT INTO {t.messages} (pk, id, message_id, created, read, from_json, to_json, cc_json, bcc_json, "
         "reply_to_json, from_s, to_s, cc_s, bcc_s, reply_to_s, subject, subject_s, snippet, size, attachments, "
         "inlines, username, header_end, return_path, date, block_size, search_text) "
-        "VALUES (?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
-            p.id, m.message_id, rows.to_micros(m.created), rows.address_json(m.from_),
+            pk, p.id, m.message_id, rows.to_micros(m.created), rows.address_json(m.from_),
             rows.addresses_json(m.to), rows.addresses_json(m.cc), rows.addresses_json(m.bcc),
             rows.addresses_json(m.reply_to), rows.addresses_search([m.from_] if m.from_ else []),
             rows.addresses_search(m.to), rows.addresses_search(m.cc), rows.addresses_search(m.bcc),
@@ -44,12 +80,13 @@ def insert_message(conn: sqlite3.Connection, t: Tables, p: PreparedMessage) -> s
             m.date.isoformat() if m.date else None, p.block_size, m.search_text,
         ),
     )
-    pk = cur.lastrowid
-    assert pk is not None  # an INSERT into a rowid table always sets it
-    conn.executemany(
-        f"INSERT INTO {t.blocks} (message, seq, compressed, data) VALUES (?, ?, ?, ?)",
-        ((pk, seq, flag, payload) for seq, (flag, payload) in enumerate(p.blocks)),
-    )
+    new_pk = cur.lastrowid
+    assert new_pk is not None  # an INSERT into a rowid table always sets it
+    return new_pk
+
+
+def _insert_parts(conn: sqlite3.Connection, t: Tables, pk: int, p: PreparedMessage) -> None:
+    m = p.message
     conn.executemany(
         f"INSERT INTO {t.parts} (message, part_id, seq, kind, content_type, charset, filename, content_id, "
         "disposition, size, md5, sha1, sha256, encoding, start_off, end_off) "
@@ -67,7 +104,6 @@ def insert_message(conn: sqlite3.Connection, t: Tables, p: PreparedMessage) -> s
         ((pk, part_id, flag, payload) for part_id, (flag, payload) in p.part_data.items()),
     )
     _link(conn, t, [pk], tag_ids(conn, t, m.tags))
-    return p.id
 
 
 # ---------------------------------------------------------------- tags
