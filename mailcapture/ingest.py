@@ -122,12 +122,13 @@ def prepare(raw: bytes, mail_from: str, rcpt_tos: list[str], username: str,
         )
         parts.append(NewPart(record, part.encoding, part.start, part.end, part.data))
 
+    html_part: tuple[bytes, str] | None = None  # made into text only when there is no text part
     for part in parsed.parts:
         data = _part_bytes(raw, part)
         if part.kind == KIND_TEXT and not text:
             text = mime.decode_text(data, part.charset)
-        elif part.kind == KIND_HTML and not html_text:
-            html_text = mime.html_to_text(mime.decode_text(data, part.charset))
+        elif part.kind == KIND_HTML and html_part is None:
+            html_part = (data, part.charset)
         if len(data) >= PARALLEL_HASH_MIN:
             pending.append((part, len(data), _hash_pool.submit(_hashes, data)))
         else:
@@ -137,6 +138,9 @@ def prepare(raw: bytes, mail_from: str, rcpt_tos: list[str], username: str,
             finish_one()
     while pending:
         finish_one()
+    if not text and html_part is not None:
+        html_text = mime.html_to_text(mime.decode_text(*html_part))
+    del html_part
     body_text = text or html_text
     bcc = _bcc(parsed, rcpt_tos)
     file_names = " ".join(p.record.filename for p in parts if p.record.kind != KIND_TEXT and p.record.kind != KIND_HTML)

@@ -49,3 +49,17 @@ def test_tags_bcc_snippet_and_search_text() -> None:
 def test_clean_tag() -> None:
     assert ingest.clean_tag("  a<b>  c\t ") == "ab c"
     assert len(ingest.clean_tag("x" * 500)) == ingest.MAX_TAG_LENGTH
+
+
+def test_snippet_comes_from_the_text_part_or_else_the_html_part() -> None:
+    both = EmailMessage()
+    both["From"] = "a@example.com"
+    both.set_content("plain words here")
+    both.add_alternative("<html><body><p>html <b>words</b></p></body></html>", subtype="html")
+    assert ingest.prepare(both.as_bytes(), "", [], "").snippet == "plain words here"
+    html_only = EmailMessage()
+    html_only["From"] = "a@example.com"
+    html_only.set_content("<html><body><p>only <b>html</b></p><script>x()</script></body></html>", subtype="html")
+    new = ingest.prepare(html_only.as_bytes(), "", [], "")
+    assert new.snippet == "only html"
+    assert "only html" in new.search_text
