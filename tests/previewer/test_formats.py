@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from tests.previewer import samples
-from tests.previewer.conftest import Origin, PreviewerProcess
+from tests.previewer.conftest import Origin, PreviewerProcess, get_metrics, metric
 
 # name -> (generator, declared type, expected output type, expected (w, h) at size 256)
 CASES: dict[str, tuple[Callable[[], bytes], str, str, tuple[int, int]]] = {
@@ -106,16 +106,25 @@ async def test_sniffs_real_type_not_the_declared_one(origin: Origin, previewer: 
     assert status == 200 and Image.open(io.BytesIO(body)).size == (181, 256)
 
 
-async def test_large_input_is_spooled_to_a_temp_file_and_removed(
-        origin: Origin, previewer: PreviewerProcess, http: aiohttp.ClientSession) -> None:
-    data = samples.bmp(1200, 1000)  # 3.6 MB, over the 1 MB spool threshold
+@pytest.mark.parametrize(("make", "size"), [
+    (lambda: samples.bmp(1200, 1000), (256, 213)),  # an image: streamed to the idle image worker
+    (lambda: samples.psd(1100, 1000), (256, 233)),  # a document: spooled to a temp file first
+], ids=["bmp-streamed", "psd-spooled"])
+async def test_large_input_is_spooled_or_streamed_and_no_temp_file_stays(
+        make: Callable[[], bytes], size: tuple[int, int], origin: Origin, previewer: PreviewerProcess,
+        http: aiohttp.ClientSession) -> None:
+    data = make()  # 3.3-3.6 MB, over the 1 MB spool threshold
     assert len(data) > 2 * 1024 * 1024
-    blob_id = origin.add(data, "image/bmp", chunked=True)
+    before = await get_metrics(http, previewer.url)
+    blob_id = origin.add(data, "application/octet-stream", chunked=True)
     status, _, body = await fetch(http, previewer.url, blob_id)
     assert status == 200
-    assert Image.open(io.BytesIO(body)).size == (256, 213)
+    assert Image.open(io.BytesIO(body)).size == size
     leftovers = [p for p in previewer.tmpdir.rglob("*") if p.is_file()]
     assert leftovers == []
+    after = await get_metrics(http, previewer.url)
+    how = "streamed" if size[1] == 213 else "file"
+    assert metric(after, "previewer_inputs_total", how=how) - metric(before, "previewer_inputs_total", how=how) == 1
 
 
 async def test_cache_etag_and_304(origin: Origin, previewer: PreviewerProcess, http: aiohttp.ClientSession) -> None:
