@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import gen
@@ -99,10 +101,21 @@ def record_large(out: dict[str, Any], large: rawclient.LargeRunResult, size: int
           + (f", ERROR {large.error}" if large.error else ""), flush=True)
 
 
+DISK_SETTLE_S = 2.0  # every target gets this long after its last 250 before its data directory is measured
+
+
+def settled_dir_size(path: Path) -> int:
+    """The data directory's size once the target had a moment to settle: a store may still be copying
+    its write-ahead log into place right after the last 250 (mailcapture empties its WAL file after 1 s
+    without commits). The same grace for every target."""
+    time.sleep(DISK_SETTLE_S)
+    return tg.dir_size(path)
+
+
 def record_disk_and_fetch(out: dict[str, Any], target: tg.RunningTarget, msgs: Messages,
                           large: rawclient.LargeRunResult, args: argparse.Namespace) -> None:
     if target.data_dir is not None and large.timings:
-        disk = tg.dir_size(target.data_dir)
+        disk = settled_dir_size(target.data_dir)
         out["disk_after_large"] = disk
         out["disk_ratio"] = round(disk / large.total_bytes, 3)
         print(f"   {out['name']} data on disk: {disk / report.MB:.0f} MB ({out['disk_ratio']:.2f}x raw)", flush=True)

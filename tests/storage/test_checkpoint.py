@@ -67,3 +67,18 @@ async def test_a_store_without_wal_has_no_checkpoint_thread(db_path: str) -> Non
     finally:
         await store.close()
     assert not os.path.exists(db_path + "-wal")
+
+
+async def test_an_idle_store_empties_its_wal_file(db_path: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(checkpoint, "IDLE_S", 0.2)
+    store = SQLiteStore(db_path, compression=0)
+    await store.open()
+    try:
+        for n in range(3):
+            await store.add(_message(n))  # type: ignore[arg-type]
+        assert checkpoint.wal_bytes(db_path) > 0
+        assert await _wait_for(lambda: checkpoint.wal_bytes(db_path) == 0, timeout=5)
+        await store.add(_message(9))  # and it keeps working afterwards
+        assert (await store.page(None, 0, 10)).total == 4
+    finally:
+        await store.close()

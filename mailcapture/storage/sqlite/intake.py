@@ -60,6 +60,12 @@ def _relay(source: asyncio.Future[NewMessage]) -> concurrent.futures.Future[NewM
     return target
 
 
+def _stored(view: memoryview) -> concurrent.futures.Future[Block]:
+    done: concurrent.futures.Future[Block] = concurrent.futures.Future()
+    done.set_result((blocks.STORED, view))
+    return done
+
+
 def _pack(pieces: list[bytes | memoryview], level: int) -> Block:
     block = pieces[0] if len(pieces) == 1 else b"".join(pieces)
     return blocks.compress(block, level)
@@ -84,6 +90,8 @@ class BlockIntake(Intake):
         if self._aborted or not len(data):
             return
         self._fed += len(data)
+        if self._level <= 0:  # stored as is: the blocks will be views of the raw bytes, nothing to do now
+            return
         self._pieces.append(data)
         self._pending += len(data)
         while self._pending >= self._block_size:
@@ -117,7 +125,9 @@ class BlockIntake(Intake):
         try:
             if self._fed != len(raw):
                 raise StorageError(f"{self._fed} bytes were fed for a {len(raw)}-byte message")
-            if self._pending:
+            if self._level <= 0:
+                self._blocks = [_stored(view) for view in blocks.split(raw, self._block_size)]
+            elif self._pending:
                 self._blocks.append(self._compress(self._take(self._pending)))
             building = asyncio.ensure_future(build)
             built = _relay(building)
