@@ -82,3 +82,28 @@ async def test_an_idle_store_empties_its_wal_file(db_path: str, monkeypatch: pyt
         assert (await store.page(None, 0, 10)).total == 4
     finally:
         await store.close()
+
+
+def test_small_commits_wait_for_enough_bytes_or_for_idle(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unit check of the pacing (no database work): which checkpoint the thread would run next."""
+    monkeypatch.setattr(checkpoint, "IDLE_S", 0.3)
+    cp = checkpoint.Checkpointer(lambda: None, "unused", every_bytes=1_000_000)  # type: ignore[arg-type,return-value]
+    import threading
+    import time
+
+    def next_mode(timeout: float) -> str | None:
+        result: list[str | None] = []
+        t = threading.Thread(target=lambda: result.append(cp._next_mode_locked()))
+        t.start()
+        t.join(timeout)
+        if t.is_alive():
+            cp.stop()
+            t.join()
+            return "still waiting"
+        return result[0]
+
+    cp.poke(10_000)  # small: not due yet; idle only after IDLE_S without commits
+    started = time.monotonic()
+    assert next_mode(2) == "TRUNCATE" and time.monotonic() - started >= 0.25
+    cp.poke(2_000_000)
+    assert next_mode(0.2) == "PASSIVE"

@@ -30,7 +30,7 @@ from mailcapture.storage.sqlite.schema import Tables
 
 Block = tuple[int, bytes | memoryview]  # (compressed flag, payload)
 Insert = Callable[[NewMessage, list[Block]], Awaitable[str]]
-Write = Callable[[Callable[[sqlite3.Connection], str]], Awaitable[str]]
+Write = Callable[[Callable[[sqlite3.Connection], str], int], Awaitable[str]]
 
 WRITER_WAIT_S = 1.0  # longest the writer waits, transaction open, for the parse after the blocks are in
 BLOCK_WAIT_S = 60.0  # longest it waits for one block's compression (a stuck pool is an error, not a hang)
@@ -134,7 +134,7 @@ class BlockIntake(Intake):
             try:
                 return await self._write(partial(
                     writes.insert_blocks_first, t=self._tables, packed=self._packed(),
-                    finish=partial(self._finish, raw, built)))
+                    finish=partial(self._finish, raw, built)), len(raw))
             except _ParseFailed as failed:
                 assert failed.__cause__ is not None
                 raise failed.__cause__ from None

@@ -103,21 +103,22 @@ class SQLiteStore(Store):
         self._check_open()
         await self._writer.submit(_vacuum, transaction=False)
 
-    def _after_commit(self, conn: sqlite3.Connection) -> None:
+    def _after_commit(self, conn: sqlite3.Connection, size_hint: int) -> None:
         """In the writer thread after each job: hand the WAL to the checkpoint thread, or checkpoint
         here when it has grown past the hard limit (the thread is stuck or cannot keep up)."""
         if checkpoint.wal_bytes(self.path) > checkpoint.HARD_LIMIT_BYTES:
             checkpoint.checkpoint(conn, self.path)
         elif self._checkpointer is not None:
-            self._checkpointer.poke()
+            self._checkpointer.poke(size_hint)
 
     def _check_open(self) -> None:
         if not self._open:
             raise StorageError("the store is not open")
 
-    async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    async def _write(self, fn: Callable[[sqlite3.Connection], T], size_hint: int = 0) -> T:
+        """Run ``fn`` in the writer; ``size_hint``: about how many bytes it writes (paces checkpoints)."""
         self._check_open()
-        return await self._writer.submit(fn)
+        return await self._writer.submit(fn, size_hint=size_hint)
 
     async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         self._check_open()
@@ -130,7 +131,8 @@ class SQLiteStore(Store):
         assert self._preparing is not None and self._compress_pool is not None
         async with self._preparing:
             prepared = await prepare(message, self.compression, self._compress_pool, self._block_size)
-        return await self._write(partial(writes.insert_message, t=self.tables, p=prepared))
+        return await self._write(partial(writes.insert_message, t=self.tables, p=prepared),
+                                 len(prepared.message.raw))
 
     def intake(self) -> Intake:
         """Compresses each block as soon as it has arrived (see ``intake.py``)."""
@@ -142,7 +144,8 @@ class SQLiteStore(Store):
     async def _insert_packed(self, message: NewMessage, packed: list[tuple[int, bytes | memoryview]]) -> str:
         assert self._compress_pool is not None
         prepared = await prepare(message, self.compression, self._compress_pool, self._block_size, packed)
-        return await self._write(partial(writes.insert_message, t=self.tables, p=prepared))
+        return await self._write(partial(writes.insert_message, t=self.tables, p=prepared),
+                                 len(prepared.message.raw))
 
     async def mark_read(self, ids: list[str] | None, query: Query | None, read: bool) -> list[str]:
         if ids is not None:

@@ -32,6 +32,7 @@ class _Item:
     transaction: bool
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[Any]
+    size_hint: int = 0  # about how many bytes the job writes (passed to after_commit)
 
 
 def as_storage_error(exc: Exception, what: str) -> MailcaptureError:
@@ -42,7 +43,7 @@ def as_storage_error(exc: Exception, what: str) -> MailcaptureError:
 
 class Writer:
     def __init__(self, connect: Callable[[], sqlite3.Connection], queue_size: int = WRITE_QUEUE_SIZE,
-                 after_commit: Callable[[sqlite3.Connection], None] | None = None) -> None:
+                 after_commit: Callable[[sqlite3.Connection, int], None] | None = None) -> None:
         self._connect = connect
         self._after_commit = after_commit
         self._queue_size = queue_size
@@ -57,7 +58,8 @@ class Writer:
         self._thread = threading.Thread(target=self._run, name="sqlite-writer", daemon=True)
         self._thread.start()
 
-    async def submit(self, fn: Callable[[sqlite3.Connection], T], *, transaction: bool = True) -> T:
+    async def submit(self, fn: Callable[[sqlite3.Connection], T], *, transaction: bool = True,
+                     size_hint: int = 0) -> T:
         if self._closed or self._slots is None:
             raise StorageError("the store is not open")
         await self._slots.acquire()
@@ -67,7 +69,7 @@ class Writer:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         # never blocks: the semaphore keeps at most queue_size items queued or running
-        self._queue.put_nowait(_Item(fn, transaction, loop, future))
+        self._queue.put_nowait(_Item(fn, transaction, loop, future, size_hint))
         return await future
 
     async def close(self) -> None:
@@ -106,16 +108,16 @@ class Writer:
                 else:
                     self._finish(item, None, result)
                     if self._after_commit is not None:
-                        self._housekeep(conn)
+                        self._housekeep(conn, item.size_hint)
         finally:
             if conn is not None:
                 conn.close()
 
-    def _housekeep(self, conn: sqlite3.Connection) -> None:
+    def _housekeep(self, conn: sqlite3.Connection, size_hint: int) -> None:
         """After a job (its caller already answered): never lets a failure reach the next job."""
         assert self._after_commit is not None
         try:
-            self._after_commit(conn)
+            self._after_commit(conn, size_hint)
         except Exception:
             log.exception("after-commit housekeeping failed")
 
