@@ -204,7 +204,8 @@ class Previewer:
                          "ld_preload": os.environ.get("LD_PRELOAD", "")},
             "queues": {name: {"depth": lane.queue.qsize(), "capacity": lane.queue.maxsize, "busy": lane.busy,
                               "workers": [{"pid": w.pid, "alive": w.alive, "jemalloc": w.info.get("jemalloc"),
-                                           "modules": w.info.get("modules", [])}
+                                           "modules": w.info.get("modules", []),
+                                           "priority": w.info.get("priority")}
                                           for w in lane.workers if w is not None]}
                        for name, lane in self.lanes.items()},
             "in_flight": self.flights.running,

@@ -23,9 +23,21 @@ from previewer.worker.output import Rendered
 CONFIG_ENV = "PREVIEWER_WORKER_CONFIG"
 HEAVY_MODULES = ("PIL", "fitz", "pymupdf", "av", "aiohttp", "numpy")
 PURGE_ABOVE = 8 * 1024 * 1024  # ask jemalloc to give memory back after inputs larger than this
-# Slow queues run at a lower CPU priority: when the cores are busy with PDFs and videos, image
-# thumbnails (what an open inbox waits for) still get the CPU first.
-NICENESS = {"image": 0, "document": 10, "video": 10}
+# Slow queues run at the lowest CPU priority: when the cores are busy with PDFs and videos, image
+# thumbnails (what an open inbox waits for) still get the CPU first. SCHED_IDLE (Linux) gives them
+# the CPU time nothing else wants (CFS weight 3 against 1024; they still progress, never starve
+# outright); nice 10 where SCHED_IDLE is not available.
+SLOW_QUEUES = ("document", "video")
+FALLBACK_NICENESS = 10
+
+
+def lower_priority() -> str:
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+        return "idle"
+    except (AttributeError, OSError):
+        os.nice(FALLBACK_NICENESS)
+        return f"nice {FALLBACK_NICENESS}"
 
 # (format, source, size, decoded size limit). The source is a temp file's path or the whole input; only the
 # image renderer is also given streamed inputs (a file object), hence Any.
@@ -48,6 +60,16 @@ def load_renderer(queue: str, original_size_limit: int) -> Renderer:
 
         return videos.render
     raise SystemExit(f"unknown queue {queue!r}")
+
+
+def priority() -> str:
+    """How this process is scheduled: "idle" (SCHED_IDLE) or "nice N"."""
+    try:
+        if os.sched_getscheduler(0) == os.SCHED_IDLE:
+            return "idle"
+    except (AttributeError, OSError):
+        pass
+    return f"nice {os.nice(0)}"
 
 
 def rss_bytes() -> int:
@@ -94,7 +116,7 @@ def serve(inp: BinaryIO, out: BinaryIO, queue: str, config: dict[str, object]) -
     je = jemalloc.info()
     ready = {"ready": True, "pid": os.getpid(), "queue": queue, "startup": time.perf_counter() - started,
              "modules": [m for m in HEAVY_MODULES if m in sys.modules], "jemalloc": je.active,
-             "jemalloc_version": je.version, "rss": rss_bytes()}
+             "jemalloc_version": je.version, "rss": rss_bytes(), "priority": priority()}
     out.write(encode(ready))
     out.flush()
     while True:
@@ -127,8 +149,8 @@ def main(argv: list[str]) -> int:
         return 2
     logging.basicConfig(level=logging.WARNING, format=f"previewer-worker[{argv[1]}] %(levelname)s %(message)s")
     config = json.loads(os.environ.get(CONFIG_ENV, "{}") or "{}")
-    if NICENESS.get(argv[1], 0):
-        os.nice(NICENESS[argv[1]])
+    if argv[1] in SLOW_QUEUES:
+        lower_priority()
     config.setdefault("original_size_limit", 256 * 1024 * 1024)
     # Protocol on private copies of fds 0/1; fd 1 itself goes to stderr so C-library prints are harmless.
     out = os.fdopen(os.dup(1), "wb")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
 import pymupdf
 from PIL import Image
 
+from previewer import jemalloc
 from previewer.worker import images
 from previewer.worker.failures import CorruptInput, RenderFailure, UnsupportedInput
 from previewer.worker.output import Rendered, thumbnail
@@ -14,8 +17,42 @@ MIN_EDGE = 1
 pymupdf.TOOLS.mupdf_display_errors(False)
 pymupdf.TOOLS.mupdf_display_warnings(False)
 # MuPDF keeps decoded fonts and images in a resource store (up to 256 MiB) that grows across
-# documents. Every task opens a new document, so nothing is lost by emptying the store after each
-# task (measured: a document worker held ~430 MiB after 2,000 mixed previews without this).
+# documents: a document worker held ~430 MiB after 2,000 mixed previews when it was never emptied.
+# Emptying it after every task cost 2-3 ms per PDF (~30 %: fonts decoded again each time), so it is
+# emptied every STORE_SHRINK_EVERY documents, or sooner when the worker's RSS grew STORE_BUDGET over
+# what it was after its first document (one document's store may be big; its memory goes back then).
+STORE_SHRINK_EVERY = 16
+STORE_BUDGET = 48 * 1024 * 1024
+
+
+class _Store:
+    def __init__(self) -> None:
+        self.since_shrink = 0
+        self.baseline = 0
+
+    def after_document(self) -> bool:
+        """Empty MuPDF's store when due; True when it was emptied."""
+        self.since_shrink += 1
+        rss = _rss_bytes()
+        if not self.baseline:
+            self.baseline = rss
+        if self.since_shrink < STORE_SHRINK_EVERY and rss - self.baseline < STORE_BUDGET:
+            return False
+        pymupdf.TOOLS.store_shrink(100)
+        jemalloc.purge()  # a no-op under glibc
+        self.since_shrink = 0
+        return True
+
+
+def _rss_bytes() -> int:
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+store = _Store()
 
 
 def render(fmt: str, source: str | bytes, size: int, original_size_limit: int) -> Rendered:
@@ -40,7 +77,7 @@ def render(fmt: str, source: str | bytes, size: int, original_size_limit: int) -
         mode = "RGBA" if pix.alpha else "RGB"
         im = Image.frombytes(mode, (pix.width, pix.height), pix.samples)
     del pix
-    pymupdf.TOOLS.store_shrink(100)  # empty the store: the next task is another document
+    store.after_document()
     return thumbnail(im, size)
 
 

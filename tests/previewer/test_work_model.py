@@ -48,6 +48,11 @@ async def test_workers_import_only_what_their_queue_needs(previewer: PreviewerPr
     for worker in queues["video"]["workers"]:
         assert "av" in worker["modules"] and "pymupdf" not in worker["modules"] and "fitz" not in worker["modules"]
     assert len(queues["image"]["workers"]) == 2
+    # documents and videos only get the CPU images leave over (SCHED_IDLE, else nice 10)
+    base = f"nice {os.nice(0)}"  # the previewer runs at the test's own niceness
+    assert {w["priority"] for w in queues["image"]["workers"]} == {base}
+    slow = {w["priority"] for q in ("document", "video") for w in queues[q]["workers"]}
+    assert slow == {"idle"} or slow == {f"nice {min(19, os.nice(0) + 10)}"}
 
 
 async def test_single_flight_shares_one_task(origin: Origin, previewer: PreviewerProcess,

@@ -1,5 +1,7 @@
-"""Images passed on to their worker while they still download: the framing, a real worker process
-fed in pieces (also cut short, corrupt, aborted), and the service choosing the streamed path."""
+"""The per-item fast paths (issue 3's performance targets), each checked for staying correct:
+images passed on to their worker while they still download (the framing, a real worker fed in
+pieces, also cut short, corrupt or aborted, and the service choosing that path); Pillow's block
+cache under jemalloc; MuPDF's store emptied every few documents, not after each."""
 
 from __future__ import annotations
 
@@ -161,3 +163,41 @@ def test_repeated_large_png_renders_do_not_fault_under_jemalloc() -> None:
         assert max(faults[1:]) < 1000, faults  # the first render may fault its buffers in once
         proc.stdin.close()
         assert proc.wait(10) == 0
+
+
+def _pdf_with_photo(photo: bytes, label: str) -> bytes:
+    import pymupdf
+
+    doc = pymupdf.open()
+    page = doc.new_page(width=595, height=842)
+    page.insert_image(pymupdf.Rect(40, 40, 555, 450), stream=photo)
+    page.insert_text((72, 600), label, fontsize=24)
+    data = doc.tobytes()
+    doc.close()
+    return data
+
+
+def test_a_document_worker_keeps_mupdfs_store_bounded() -> None:
+    """MuPDF's store is emptied every few documents (not after each: that cost ~30 % per PDF), so a
+    worker rendering many distinct PDFs with photos stays within a bounded size."""
+    from previewer.worker import documents
+
+    photo = samples.jpeg(1200, 1000)  # ~3.6 MB once decoded, again for every new document
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PREVIEWER_WORKER_CONFIG": "{}"}
+    with subprocess.Popen([sys.executable, "-m", "previewer.worker", "document"], stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, env=env) as proc:
+        assert proc.stdin is not None and proc.stdout is not None
+        _reply(proc.stdout)
+        rss = []
+        for i in range(4 * documents.STORE_SHRINK_EVERY):
+            pdf = _pdf_with_photo(photo, f"document {i}")
+            proc.stdin.write(encode({"fmt": "pdf", "size": 128, "path": None, "input_size": len(pdf)}, pdf))
+            proc.stdin.flush()
+            reply = _reply(proc.stdout)[0]
+            assert reply["ok"]
+            rss.append(int(reply["rss"]))  # type: ignore[call-overload]
+        proc.stdin.close()
+        assert proc.wait(10) == 0
+    growth = max(rss) - rss[0]
+    # never emptied: ~3.6 MB more per document (~230 MB here); emptied every 16: about 16 of them
+    assert growth < documents.STORE_BUDGET + 16 * 2**20, [r >> 20 for r in rss]
