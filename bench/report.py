@@ -202,7 +202,7 @@ def render_markdown(result: dict[str, Any]) -> str:
         "(work deferred past the 250 reply shows here too); disk writes: bytes the tree caused to be written "
         "to storage (/proc/PID/io write_bytes) per message.",
         "- Peak RSS: sum over the target's process tree, sampled every 20 ms (psutil) during each run.",
-        "- Data on disk: all files in the target's data directory after the large run (SQLite -wal included), "
+        "- Data on disk: all files in the target's data directory 2 s after the large run (SQLite -wal included; every target gets the same settle time), "
         "and the ratio to the raw bytes received.",
         f"- Attachment fetch: the 5th attachment ({params['attachment_size'] / MB:.1f} MB decoded) of a large message,"
         f" {params['fetch_repeats']} keep-alive GETs, body checked against what was sent.",
