@@ -66,6 +66,8 @@ def _pieces(flag: int, payload: bytes, length: int, lo: int, hi: int) -> list[by
             if end > lo and pos < hi:
                 out.append(chunk if lo <= pos and end <= hi else memoryview(chunk)[max(lo - pos, 0) : hi - pos])
             pos = end
+            if pos >= hi and hi < length:
+                return out  # the part ends inside this block: the rest of it is not needed
     except zstandard.ZstdError as exc:
         raise StorageError(f"a stored block is corrupt: {exc}") from exc
     if pos != length:
