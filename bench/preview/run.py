@@ -20,7 +20,7 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +58,7 @@ class Config:
     thumbor: bool
     vips: bool
     memory: bool
+    capture_env: dict[str, str] = field(default_factory=dict)
 
 
 def make_config(args: argparse.Namespace) -> Config:
@@ -75,7 +76,8 @@ def make_config(args: argparse.Namespace) -> Config:
     plan = compare.Plan(rounds, seq, per, tp_reps=1 if args.quick else 3)
     return Config(args.quick, rounds, scale, plan, iso_n, iso_rounds, cached_n,
                   args.memory_previews or mem, 4, not args.no_thumbor and refs.thumbor_available(),
-                  not args.no_vips and refs.vips_version() is not None, not args.no_memory)
+                  not args.no_vips and refs.vips_version() is not None, not args.no_memory,
+                  dict(kv.split("=", 1) for kv in args.capture_env))
 
 
 class LoadSampler:
@@ -185,7 +187,7 @@ async def memory_runs(capture_url: str, workdir: Path, subjects: compare.Subject
 
 async def main_async(cfg: Config, workdir: Path) -> dict[str, Any]:
     out: dict[str, Any] = {"environment": environment(), "quick": cfg.quick, "rounds": cfg.rounds,
-                           "niceness": os.nice(0), "command": " ".join(sys.argv)}
+                           "niceness": os.nice(0), "command": " ".join(sys.argv), "capture_env": cfg.capture_env}
     t0 = time.perf_counter()
     log("generating inputs")
     inputs = gen.main_inputs(cfg.scale)
@@ -196,7 +198,7 @@ async def main_async(cfg: Config, workdir: Path) -> dict[str, Any]:
                      for k, v in inputs.items()}
     out["inputs"]["backlog"] = {"pdfs": cfg.scale.isolation_pdfs, "videos": cfg.scale.isolation_videos}
     log(f"inputs ready ({time.perf_counter() - t0:.1f} s); starting mailcapture")
-    capture = stack.start_capture(workdir / "capture")
+    capture = stack.start_capture(workdir / "capture", cfg.capture_env)
     services: list[stack.Service] = [capture.service]
     try:
         mails = stack.deliver(capture, everything, "previewer benchmark")
@@ -259,6 +261,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="scaled down: 1 round, few requests, 200 previews")
     parser.add_argument("--rounds", type=int, default=0, help="comparison rounds (default 3, quick 1)")
     parser.add_argument("--memory-previews", type=int, default=0, help="previews per allocator (default 2000)")
+    parser.add_argument("--capture-env", action="append", default=[], metavar="NAME=VALUE",
+                        help="extra environment for the capture service only (what-if runs); repeatable")
     parser.add_argument("--no-thumbor", action="store_true")
     parser.add_argument("--no-vips", action="store_true")
     parser.add_argument("--no-memory", action="store_true")

@@ -157,10 +157,12 @@ class Capture:
     http_url: str
 
 
-def start_capture(workdir: Path) -> Capture:
-    """``mailcapture serve`` with no previewer configured (so nothing is prewarmed behind our back)."""
+def start_capture(workdir: Path, extra_env: dict[str, str] | None = None) -> Capture:
+    """``mailcapture serve`` with no previewer configured (so nothing is prewarmed behind our back);
+    ``extra_env`` for what-if runs (e.g. a glibc tunable for the capture service alone)."""
     workdir.mkdir(parents=True, exist_ok=True)
     env = _base_env()
+    env.update(extra_env or {})
     env.update({"MAILCAPTURE_SMTP_ADDR": f"{HOST}:0", "MAILCAPTURE_HTTP_ADDR": f"{HOST}:0",
                 "MAILCAPTURE_DATA_DIR": str(workdir / "data"), "MAILCAPTURE_PREVIEWER_URL": "",
                 "MAILCAPTURE_MAX_MESSAGE_SIZE": MAX_MESSAGE_SIZE, "MAILCAPTURE_LOG_LEVEL": "WARNING"})
