@@ -5,6 +5,12 @@ multi-megabyte buffers (a received message, decoded parts, compressed blocks) co
 the threads that used them and stay there. Fixing the threshold at 1 MiB sends such buffers back to
 the kernel when freed. Measured (bench/smtp_bench.py, 37.5 MB messages, level 1): peak RSS about
 183 MB instead of 215 MB, and 69 MB instead of 83-98 MB for small mail.
+
+Fixing the mmap threshold also fixes glibc's trim threshold at its 128 KiB default: every free that
+left more than that at the top of a heap handed the pages back, and the next message faulted them in
+again (25,000 minor faults and ~120 ms of system time per 37.5 MB message). Keeping up to 8 MiB at
+the top of each heap: 13,000 faults, ~90 ms, 260 -> 300 MB/s, peak RSS unchanged (190-195 MB; 16 MiB
+kept: 201 MB, 64 MiB: 209 MB, no faster).
 """
 
 from __future__ import annotations
@@ -15,12 +21,14 @@ import logging
 
 log = logging.getLogger(__name__)
 
-M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter number
+M_TRIM_THRESHOLD = -1  # glibc's mallopt parameter numbers
+M_MMAP_THRESHOLD = -3
 MMAP_THRESHOLD = 1024 * 1024
+TRIM_THRESHOLD = 8 * 1024 * 1024
 
 
 def tune_malloc() -> bool:
-    """Fix glibc's mmap threshold; True when applied."""
+    """Fix glibc's mmap and trim thresholds; True when applied."""
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
         mallopt = libc.mallopt
@@ -28,7 +36,7 @@ def tune_malloc() -> bool:
         return False
     mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
     mallopt.restype = ctypes.c_int
-    ok = mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1
+    ok = mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1 and mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD) == 1
     if not ok:
-        log.debug("mallopt(M_MMAP_THRESHOLD) refused")
+        log.debug("mallopt(M_MMAP_THRESHOLD / M_TRIM_THRESHOLD) refused")
     return ok

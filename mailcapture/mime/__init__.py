@@ -17,7 +17,15 @@ from .model import (
     ParsedMessage,
 )
 from .parser import PARSER_FAST, PARSER_HEADERS, PARSER_STDLIB, parse
-from .transfer import decode, decode_range, iter_decode
+from .transfer import (
+    ENCODING_BASE64,
+    IrregularBase64,
+    decode,
+    decode_range,
+    iter_decode,
+    iter_decode_regular_base64,
+    normalize_encoding,
+)
 
 __all__ = [
     "KIND_ATTACHMENT",
@@ -30,7 +38,11 @@ __all__ = [
     "Address",
     "MimePart",
     "ParsedMessage",
+    "ENCODING_BASE64",
+    "IrregularBase64",
     "decode",
+    "iter_decode_regular_base64",
+    "normalize_encoding",
     "decode_range",
     "decode_text",
     "html_to_text",

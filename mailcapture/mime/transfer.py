@@ -84,6 +84,34 @@ def _decode_regular_base64(buffer: bytes, start: int, end: int) -> bytes | None:
     return decoded if (len(decoded) + pads) % 3 == 0 else None
 
 
+class IrregularBase64(ValueError):
+    """A part ``iter_decode_regular_base64`` cannot decode piece by piece (use ``decode_range``)."""
+
+
+REGULAR_PIECE = 192 * 1024  # encoded bytes per piece: decoded pieces stay far below the mmap threshold
+
+
+def iter_decode_regular_base64(buffer: bytes, start: int, end: int, piece: int = REGULAR_PIECE) -> Iterator[bytes]:
+    """``decode_range(buffer, start, end, "base64")`` in pieces of about ``piece`` encoded bytes, cut
+    after a line break, for hashing a big part without holding it decoded: no multi-megabyte buffer
+    (each one a fresh mmap and a page fault per 4 KiB). Raises :class:`IrregularBase64` (possibly
+    after yielding some pieces) when a piece is not regular base64 with whole quanta, or when padding
+    or URL-safe characters appear anywhere but at the very end; the caller then starts over with
+    ``decode_range``.
+    """
+    pos = start
+    while pos < end:
+        cut = end if end - pos <= piece else buffer.find(b"\n", pos + piece, end)
+        cut = end if cut < 0 else cut + 1
+        if cut < end and buffer.find(_B64_PAD, pos, cut) >= 0:
+            raise IrregularBase64("padding before the end of the part")
+        decoded = _decode_regular_base64(buffer, pos, cut)
+        if decoded is None:
+            raise IrregularBase64("not regular base64")
+        yield decoded
+        pos = cut
+
+
 def decode_range(buffer: bytes, start: int, end: int, encoding: str) -> bytes:
     """``decode(buffer[start:end], encoding)``, faster for regular base64 (no copy of the range)."""
     if normalize_encoding(encoding) == ENCODING_BASE64:

@@ -63,3 +63,22 @@ def test_snippet_comes_from_the_text_part_or_else_the_html_part() -> None:
     new = ingest.prepare(html_only.as_bytes(), "", [], "")
     assert new.snippet == "only html"
     assert "only html" in new.search_text
+
+
+def test_big_attachments_hash_right_whether_or_not_their_base64_is_regular() -> None:
+    import base64
+
+    blob = os.urandom(2 * 1024 * 1024)
+    flat = base64.b64encode(blob)
+    layouts = {
+        "regular 76": b"\r\n".join(flat[i : i + 76] for i in range(0, len(flat), 76)),
+        "odd 75": b"\r\n".join(flat[i : i + 75] for i in range(0, len(flat), 75)),
+        "noisy": b"\r\n".join(flat[i : i + 76] + (b" " if i % 7600 == 0 else b"") for i in range(0, len(flat), 76)),
+    }
+    for name, body in layouts.items():
+        raw = (b"From: a@example.com\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+               b"--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n--b\r\nContent-Type: application/octet-stream\r\n"
+               b"Content-Disposition: attachment; filename=x.bin\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+               + body + b"\r\n--b--\r\n")
+        att = next(p.record for p in ingest.prepare(raw, "", [], "").parts if p.record.kind == KIND_ATTACHMENT)
+        assert (att.size, att.sha256) == (len(blob), hashlib.sha256(blob).hexdigest()), name

@@ -181,3 +181,28 @@ def test_decode_range_takes_the_fast_path_for_regular_base64() -> None:
     assert transfer._decode_regular_base64(encoded, 0, len(encoded)) == payload
     assert transfer._decode_regular_base64(encoded + b"QQ==QUJD", 0, len(encoded) + 8) is None
     assert transfer._decode_regular_base64(encoded + b"-_", 0, len(encoded) + 2) is None
+
+
+@pytest.mark.parametrize("seed", range(200))
+def test_regular_base64_in_pieces_equals_decode_or_says_irregular(seed: int) -> None:
+    rng = random.Random(seed)
+    encoded = _noisy_base64(rng) if seed % 2 else base64.encodebytes(rng.randbytes(rng.randint(0, 5000)))
+    if seed % 3 == 0:
+        encoded = encoded.replace(b"\n", b"\r\n")
+    padded = b"HEAD\r\n" + encoded + b"--tail"
+    piece = rng.choice([4, 50, 77, 78, 100, 1000])
+    try:
+        pieces = list(transfer.iter_decode_regular_base64(padded, 6, 6 + len(encoded), piece))
+    except transfer.IrregularBase64:
+        return
+    assert b"".join(pieces) == decode(encoded, "base64")
+
+
+def test_regular_base64_pieces_are_bounded_and_padding_in_the_middle_is_irregular() -> None:
+    payload = random.Random(3).randbytes(200_000)
+    encoded = base64.encodebytes(payload).replace(b"\n", b"\r\n")
+    pieces = list(transfer.iter_decode_regular_base64(encoded, 0, len(encoded), 10_000))
+    assert b"".join(pieces) == payload and len(pieces) > 10 and max(map(len, pieces)) < 10_000
+    joined = b"QQ==\r\n" * 3 + b"QUJD\r\n"
+    with pytest.raises(transfer.IrregularBase64):
+        list(transfer.iter_decode_regular_base64(joined, 0, len(joined), 4))

@@ -136,3 +136,16 @@ async def test_vacuum_gives_space_back_after_deletes(store: SQLiteStore) -> None
     await store.delete(ids)
     await store.vacuum()
     assert (await store.stats()).size_bytes - empty < (full - empty) / 4
+
+
+@pytest.mark.parametrize("level", [1, 3])
+def test_compressing_pieces_equals_compressing_the_joined_block(level: int) -> None:
+    from mailcapture.storage.sqlite import blocks
+
+    rng = random.Random(level)
+    data = b"".join(rng.choice([b"Subject: x\r\n", os.urandom(300), b"QUJD" * 50]) for _ in range(3000))
+    cuts = sorted(rng.sample(range(1, len(data)), 20))
+    pieces = [memoryview(data)[a:b] for a, b in zip([0, *cuts], [*cuts, len(data)])]
+    flag, packed = blocks.compress_pieces(pieces, level)  # type: ignore[misc]
+    assert flag == blocks.ZSTD and blocks.decompress(flag, packed) == data
+    assert blocks.compress_pieces([os.urandom(5000), os.urandom(5000)], level) is None  # incompressible

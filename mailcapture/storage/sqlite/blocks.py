@@ -48,6 +48,19 @@ def compress(data: bytes | memoryview, level: int) -> tuple[int, bytes | memoryv
     return ZSTD, packed
 
 
+def compress_pieces(pieces: list[bytes | memoryview], level: int) -> tuple[int, bytes] | None:
+    """``compress(b"".join(pieces), level)`` without the join: one zstd frame (with its content size)
+    fed piece by piece. None when compressing would not save space (store the joined bytes instead)."""
+    size = sum(len(p) for p in pieces)
+    if level <= 0 or size == 0:
+        return None
+    stream = _compressor(level).compressobj(size=size)
+    out = [stream.compress(piece) for piece in pieces]
+    out.append(stream.flush())
+    packed = b"".join(out)
+    return None if len(packed) >= size else (ZSTD, packed)
+
+
 def decompress(flag: int, payload: bytes) -> bytes:
     if flag == STORED:
         return payload
