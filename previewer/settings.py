@@ -116,7 +116,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Most thumbnails in flight or waiting to be collected at once (bounds every in-memory map).",
             parse_int(1, 1_000_000)),
     Setting("spool_threshold", "PREVIEWER_SPOOL_THRESHOLD", "1M",
-            "Inputs larger than this are streamed to a private temp file instead of memory (videos always).",
+            "Inputs read whole before rendering (documents; images that must queue) go to a private temp file "
+            "instead of memory above this size (videos always); an image its worker can start on at once is "
+            "passed on while it downloads.",
             parse_size),
     Setting("fetch_timeout", "PREVIEWER_FETCH_TIMEOUT", "30",
             "Timeout for reading one blob from the capture service (seconds).", parse_positive_duration),

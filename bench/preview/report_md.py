@@ -69,7 +69,7 @@ def targets_table(out: dict[str, Any]) -> list[str]:
         r = k["ratios"]
         ov = r.get("overhead_w1_vs_bare_p50")
         lines.append(f"| service adds <= 30 % to the bare call, p50, {KIND_LABEL[kind]} (w1) | x{_v(ov)} "
-                     f"(w2: x{_v(r.get('overhead_w2_vs_bare_p50'))}; w1 without the blob download: "
+                     f"(w2: x{_v(r.get('overhead_w2_vs_bare_p50'))}; w1 minus a separate blob GET's p50: "
                      f"x{_v(r.get('overhead_w1_minus_blob_fetch_vs_bare_p50'))}) | "
                      f"{_verdict(None if ov is None else ov <= OVERHEAD_MAX)} |")
     for kind, k in cmp.items():

@@ -24,6 +24,10 @@ async def test_watchdog_answers_in_flight_requests_then_exits(
         origin: Origin, start_previewer: Callable[..., PreviewerProcess], http: aiohttp.ClientSession) -> None:
     proc = start_previewer(THUMBNAIL_MEMORY_LIMIT="500", PREVIEWER_WORKER_MEMORY_LIMIT="2048",
                            THUMBNAIL_TASK_WORKERS="1", PREVIEWER_WATCHDOG_INTERVAL="0.2")
+    async def sampled() -> bool:  # /healthz has "rss": null until the watchdog's first sample
+        return (await health(http, proc.url))["rss"] is not None
+
+    await until(sampled, 5)
     rss = (await health(http, proc.url))["rss"]
     assert rss["service"] + rss["workers"] < 500 * 2**20, "the idle service must fit the limit"
     started = time.monotonic()
