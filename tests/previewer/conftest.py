@@ -38,6 +38,7 @@ class BlobSpec:
     content_type: str
     delay: float = 0.0
     chunked: bool = False
+    cut_after: int = 0  # > 0: the connection drops after this many bytes of the body
 
 
 class Origin(ThreadedApp):
@@ -49,9 +50,9 @@ class Origin(ThreadedApp):
         self.hits: collections.Counter[str] = collections.Counter()
 
     def add(self, data: bytes, content_type: str = "application/octet-stream", delay: float = 0.0,
-            chunked: bool = False) -> str:
+            chunked: bool = False, cut_after: int = 0) -> str:
         blob_id = hashlib.sha256(data).hexdigest()
-        self.blobs[blob_id] = BlobSpec(data, content_type, delay, chunked)
+        self.blobs[blob_id] = BlobSpec(data, content_type, delay, chunked, cut_after)
         return blob_id
 
     async def _blob(self, request: web.Request) -> web.StreamResponse:
@@ -63,6 +64,14 @@ class Origin(ThreadedApp):
         if spec.delay:
             await asyncio.sleep(spec.delay)
         headers = {"Content-Type": spec.content_type, "X-Filename": "attachment"}
+        if spec.cut_after:
+            resp = web.StreamResponse(headers=headers)
+            resp.content_length = len(spec.data)
+            await resp.prepare(request)
+            await resp.write(spec.data[:spec.cut_after])
+            assert request.transport is not None
+            request.transport.close()  # the capture service went away mid-body
+            return resp
         if not spec.chunked:
             return web.Response(body=spec.data, headers=headers)
         resp = web.StreamResponse(headers=headers)

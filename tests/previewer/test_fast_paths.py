@@ -201,3 +201,20 @@ def test_a_document_worker_keeps_mupdfs_store_bounded() -> None:
     growth = max(rss) - rss[0]
     # never emptied: ~3.6 MB more per document (~230 MB here); emptied every 16: about 16 of them
     assert growth < documents.STORE_BUDGET + 16 * 2**20, [r >> 20 for r in rss]
+
+
+async def test_a_streamed_image_whose_download_breaks_is_502_and_the_worker_stays_in_step(
+        origin: Origin, previewer: PreviewerProcess, http: aiohttp.ClientSession) -> None:
+    jpeg = samples.jpeg(1600, 1200)
+    broken = origin.add(jpeg + b"broken", "image/jpeg", cut_after=len(jpeg) // 3)
+    before = await get_metrics(http, previewer.url)
+    async with http.get(f"{previewer.url}/preview/{broken}?size=128") as resp:
+        assert resp.status == 502
+    after = await get_metrics(http, previewer.url)
+    assert metric(after, "previewer_inputs_total", how="streamed") > metric(before, "previewer_inputs_total",
+                                                                              how="streamed")
+    for i in range(3):  # every image worker still answers its own requests
+        good = origin.add(jpeg + bytes([i]) + b"after", "image/jpeg")
+        async with http.get(f"{previewer.url}/preview/{good}?size=128") as resp:
+            assert resp.status == 200
+            assert Image.open(io.BytesIO(await resp.read())).size == (128, 96)
