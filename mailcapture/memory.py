@@ -8,11 +8,10 @@ the kernel when freed. Measured (bench/smtp_bench.py, 37.5 MB messages, level 1)
 
 Fixing the mmap threshold also fixes glibc's trim threshold at its 128 KiB default: every free that
 left more than that at the top of a heap handed the pages back, and the next message faulted them in
-again (25,000 minor faults and ~120 ms of system time per 37.5 MB message). Keeping up to 8 MiB at
-the top of each heap: 13,000 faults, ~90 ms, 260 -> 300 MB/s, peak RSS unchanged (190-195 MB; 16 MiB
-kept: 201 MB, 64 MiB: 209 MB, no faster). What each heap keeps adds up over glibc's many arenas (up to
-8 per core, one per busy thread): the arenas are capped at one per core, which kept the peak RSS at
-190-198 MB against 192-206 MB in the same runs, at the same speed.
+again (25,000 minor faults and ~120 ms of system time per 37.5 MB message). What each heap keeps adds
+up over glibc's many arenas (up to 8 per core, one per busy thread), so the arenas are capped at one
+per core and each keeps up to 2 MiB: ~11,000 faults and ~90 ms per message, 260 -> 300 MB/s, peak RSS
+186-191 MB (8 MiB kept: 187-199 MB; 8 MiB without the arena cap: 192-206 MB).
 """
 
 from __future__ import annotations
@@ -28,7 +27,7 @@ M_TRIM_THRESHOLD = -1  # glibc's mallopt parameter numbers
 M_MMAP_THRESHOLD = -3
 M_ARENA_MAX = -8
 MMAP_THRESHOLD = 1024 * 1024
-TRIM_THRESHOLD = 8 * 1024 * 1024
+TRIM_THRESHOLD = 2 * 1024 * 1024
 
 
 def tune_malloc() -> bool:
