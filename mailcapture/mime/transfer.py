@@ -112,6 +112,13 @@ def iter_decode_regular_base64(buffer: bytes, start: int, end: int, piece: int =
         pos = cut
 
 
+def _decode_lines(buffer: bytes, start: int, end: int) -> bytes | None:
+    """Whole lines of regular base64 without any padding (the streaming decoder's fast path)."""
+    if buffer.find(_B64_PAD, start, end) >= 0:
+        return None
+    return _decode_regular_base64(buffer, start, end)
+
+
 def decode_range(buffer: bytes, start: int, end: int, encoding: str) -> bytes:
     """``decode(buffer[start:end], encoding)``, faster for regular base64 (no copy of the range)."""
     if normalize_encoding(encoding) == ENCODING_BASE64:
@@ -129,7 +136,11 @@ def decode(encoded: bytes | bytearray | memoryview, encoding: str) -> bytes:
     """Decode a transfer-encoded body leniently; unknown encodings return the bytes unchanged."""
     kind = normalize_encoding(encoding)
     if kind == ENCODING_BASE64:
-        fast = _decode_well_formed(bytes(encoded).translate(None, _B64_NOISE))
+        buffer = encoded if isinstance(encoded, bytes) else bytes(encoded)
+        regular = _decode_regular_base64(buffer, 0, len(buffer))
+        if regular is not None:
+            return regular
+        fast = _decode_well_formed(buffer.translate(None, _B64_NOISE))
         if fast is not None:
             return fast
         try:
@@ -162,22 +173,70 @@ def iter_decode(chunks: Iterable[bytes | bytearray | memoryview], encoding: str)
         yield tail
 
 
+# Longest unfinished line the streaming decoder carries over to the next chunk on its fast path.
+_MAX_LINE_CARRY = 4096
+
+
 class _Base64Decoder:
     """Replays binascii.a2b_base64's non-strict state machine across chunks.
 
     a2b_base64 skips non-alphabet bytes, ignores "=" unless at least two characters of a quantum
     are present, and stops for good once a quantum is completed by padding. At the end, a partial
     quantum of 2 or 3 characters still yields its bytes (as if padded); a lone character is dropped.
+
+    Fast path: while the input is whole lines of regular base64 (see ``_decode_regular_base64``),
+    the lines of each chunk are decoded straight from it (no translate, no copy) and only the
+    unfinished last line is carried to the next chunk. The first line that is not regular (padding,
+    odd line lengths, stray bytes) hands everything from there to the state machine for good.
     """
 
-    __slots__ = ("_done", "_pads", "_pending")
+    __slots__ = ("_carry", "_done", "_lines", "_pads", "_pending")
 
     def __init__(self) -> None:
         self._pending = b""  # alphabet characters of the current, incomplete quantum (< 4)
         self._pads = 0  # "=" seen since the last alphabet character, when counted
         self._done = False
+        self._lines = True  # still on the fast path
+        self._carry = b""  # fast path: the unfinished last line of the previous chunk
 
     def feed(self, chunk: bytes) -> bytes:
+        if self._done or not chunk:
+            return b""
+        if self._lines:
+            return self._feed_lines(chunk)
+        return self._feed_any(chunk)
+
+    def _feed_lines(self, chunk: bytes) -> bytes:
+        last = chunk.rfind(b"\n")
+        if last < 0:
+            self._carry += chunk
+            return self._leave_fast_path(b"") if len(self._carry) > _MAX_LINE_CARRY else b""
+        out: list[bytes] = []
+        start = 0
+        if self._carry:
+            start = chunk.find(b"\n") + 1
+            head = self._carry + chunk[:start]
+            decoded = _decode_lines(head, 0, len(head))
+            if decoded is None:
+                return self._leave_fast_path(chunk)
+            self._carry = b""
+            out.append(decoded)
+        if start <= last:
+            decoded = _decode_lines(chunk, start, last + 1)
+            if decoded is None:
+                out.append(self._leave_fast_path(chunk[start:]))
+                return b"".join(out)
+            out.append(decoded)
+        self._carry = chunk[last + 1 :]
+        return out[0] if len(out) == 1 else b"".join(out)
+
+    def _leave_fast_path(self, rest: bytes) -> bytes:
+        """From here on, the state machine: it gets the carried bytes and ``rest``."""
+        self._lines = False
+        data, self._carry = self._carry + rest, b""
+        return self._feed_any(data)
+
+    def _feed_any(self, chunk: bytes) -> bytes:
         if self._done or not chunk:
             return b""
         clean = chunk.translate(None, _B64_NOISE)
@@ -208,8 +267,11 @@ class _Base64Decoder:
     def finish(self) -> bytes:
         if self._done:
             return b""
+        head = self._leave_fast_path(b"") if self._carry else b""
+        if self._done:
+            return head
         self._done = True
-        return self._flush()
+        return head + self._flush()
 
     def _flush(self) -> bytes:
         pending, self._pending = self._pending, b""

@@ -206,3 +206,26 @@ def test_regular_base64_pieces_are_bounded_and_padding_in_the_middle_is_irregula
     joined = b"QQ==\r\n" * 3 + b"QUJD\r\n"
     with pytest.raises(transfer.IrregularBase64):
         list(transfer.iter_decode_regular_base64(joined, 0, len(joined), 4))
+
+
+@pytest.mark.parametrize("seed", range(150))
+def test_streamed_regular_base64_equals_decode_for_any_chunking(seed: int) -> None:
+    """The streaming fast path (whole regular lines) and its hand-over to the state machine."""
+    rng = random.Random(1000 + seed)
+    encoded = base64.encodebytes(rng.randbytes(rng.randint(0, 20_000)))
+    if seed % 2:
+        encoded = encoded.replace(b"\n", b"\r\n")
+    if seed % 5 == 0:  # something irregular somewhere: the rest goes through the state machine
+        where = rng.randint(0, len(encoded))
+        encoded = encoded[:where] + rng.choice([b" ", b"=", b"==\r\n", b"-", b"\xff", b"AB\r\n"]) + encoded[where:]
+    chunks = _chunks(encoded, rng) if seed % 3 else [encoded[i : i + 4096] for i in range(0, len(encoded), 4096)]
+    assert b"".join(iter_decode(chunks, "base64")) == decode(encoded, "base64")
+
+
+def test_streamed_regular_base64_stays_on_the_fast_path() -> None:
+    payload = random.Random(9).randbytes(300_000)
+    encoded = base64.encodebytes(payload).replace(b"\n", b"\r\n")
+    decoder = transfer._Base64Decoder()
+    out = [decoder.feed(encoded[i : i + 65_536]) for i in range(0, len(encoded), 65_536)]
+    assert decoder._lines  # never needed the state machine
+    assert b"".join(out) + decoder.finish() == payload
