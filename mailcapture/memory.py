@@ -12,6 +12,11 @@ is not reused by the others, and each message's buffers were faulted in afresh: 
 and ~120 ms of system time per 37.5 MB message. With the cap: ~10,700 faults and ~87 ms, 260 -> 310
 MB/s, peak RSS 189 MB. (Keeping 2-8 MiB at the top of each heap, M_TRIM_THRESHOLD, saved no more
 faults once the arenas were capped and raised the peak to 197-199 MB.)
+
+``release_free_memory()`` (glibc's ``malloc_trim``) hands free heap pages back after a big message is
+stored: the store calls it after each commit of 8 MB or more. Measured over 18 messages of 37.5 MB:
+peak RSS 184-186 MB instead of 189-194 MB, for ~6,000 more page faults (~7 ms) per message and no
+measurable change in MB/s.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ import logging
 import os
 
 log = logging.getLogger(__name__)
+
+_libc: ctypes.CDLL | None = None
 
 M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter numbers
 M_ARENA_MAX = -8
@@ -43,3 +50,27 @@ def tune_malloc() -> bool:
     if not ok:
         log.debug("mallopt (mmap threshold, arena max) refused")
     return ok
+
+
+def _load_libc() -> ctypes.CDLL | None:
+    global _libc
+    if _libc is None:
+        try:
+            _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        except OSError:
+            return None
+    return _libc
+
+
+def release_free_memory() -> bool:
+    """Give free heap pages back to the kernel (glibc ``malloc_trim(0)``); False where unavailable.
+
+    Blocking for a few milliseconds: call it from a worker thread, never from the event loop."""
+    libc = _load_libc()
+    trim = getattr(libc, "malloc_trim", None) if libc is not None else None
+    if trim is None:
+        return False
+    trim.argtypes = (ctypes.c_size_t,)
+    trim.restype = ctypes.c_int
+    trim(0)
+    return True

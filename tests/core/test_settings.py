@@ -82,3 +82,13 @@ def test_malloc_tuning_applies_on_glibc() -> None:
     if platform.libc_ver()[0] != "glibc":
         pytest.skip("glibc only")
     assert tune_malloc() is True
+
+
+def test_free_memory_is_released_on_glibc() -> None:
+    import platform
+
+    from mailcapture.memory import release_free_memory
+
+    if platform.libc_ver()[0] != "glibc":
+        pytest.skip("glibc only")
+    assert release_free_memory() is True

@@ -107,3 +107,20 @@ def test_small_commits_wait_for_enough_bytes_or_for_idle(monkeypatch: pytest.Mon
     assert next_mode(2) == "TRUNCATE" and time.monotonic() - started >= 0.25
     cp.poke(2_000_000)
     assert next_mode(0.2) == "PASSIVE"
+
+
+async def test_a_big_commit_releases_free_heap_memory(db_path: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mailcapture.storage.sqlite import store as store_module
+
+    released: list[int] = []
+    monkeypatch.setattr(store_module, "release_free_memory", lambda: released.append(1) or True)
+    monkeypatch.setattr(store_module, "RELEASE_MEMORY_AFTER_BYTES", 1_000_000)
+    store = SQLiteStore(db_path, compression=0)
+    await store.open()
+    try:
+        await store.add(_message(1, 100_000))  # type: ignore[arg-type]
+        assert released == []
+        await store.add(_message(2, 1_000_000))  # type: ignore[arg-type]
+        assert released == [1]
+    finally:
+        await store.close()

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from mailcapture.errors import BadRequest, StorageError
+from mailcapture.memory import release_free_memory
 from mailcapture.search import Query
 from mailcapture.storage.base import Intake, MessageDetail, NewMessage, Page, PartRecord, Stats, Store
 from mailcapture.storage.sqlite import blocks, checkpoint, checksums, reads, stream, writes
@@ -30,6 +31,7 @@ from mailcapture.storage.sqlite.writer import Writer
 
 COMPRESS_THREADS = max(1, min(4, os.cpu_count() or 1))
 VACUUM_CHECKPOINT_TRIES = 100
+RELEASE_MEMORY_AFTER_BYTES = 8 * 1024 * 1024  # a commit this big is followed by malloc_trim
 PREPARING_AT_ONCE = 8  # messages being compressed at the same time (bounds memory)
 T = TypeVar("T")
 
@@ -69,7 +71,7 @@ class SQLiteStore(Store):
         self._checkpointer = (checkpoint.Checkpointer(partial(open_checkpointer, self.path), self.path)
                               if self.wal else None)
         self._writer = Writer(partial(open_writer, self.path, self.wal),
-                              after_commit=self._after_commit if self.wal else None)
+                              after_commit=self._after_commit)
         self._readers = ReaderPool(partial(open_reader, self.path), self._reader_count)
         await self._writer.start()
         try:
@@ -105,7 +107,10 @@ class SQLiteStore(Store):
 
     def _after_commit(self, conn: sqlite3.Connection, size_hint: int) -> None:
         """In the writer thread after each job: hand the WAL to the checkpoint thread, or checkpoint
-        here when it has grown past the hard limit (the thread is stuck or cannot keep up)."""
+        here when it has grown past the hard limit (the thread is stuck or cannot keep up); after a
+        big message, give the heap pages its buffers used back (see ``mailcapture.memory``)."""
+        if size_hint >= RELEASE_MEMORY_AFTER_BYTES:
+            release_free_memory()
         if checkpoint.wal_bytes(self.path) > checkpoint.HARD_LIMIT_BYTES:
             checkpoint.checkpoint(conn, self.path)
         elif self._checkpointer is not None:
