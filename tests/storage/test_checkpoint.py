@@ -121,6 +121,6 @@ async def test_a_big_commit_releases_free_heap_memory(db_path: str, monkeypatch:
         await store.add(_message(1, 100_000))  # type: ignore[arg-type]
         assert released == []
         await store.add(_message(2, 1_000_000))  # type: ignore[arg-type]
-        assert released == [1]
+        assert await _wait_for(lambda: released == [1])  # after the commit, in the writer thread
     finally:
         await store.close()

@@ -1,16 +1,20 @@
-"""Compressing a message's raw blocks while it is still arriving, and inserting them while it is parsed.
+"""A message's raw blocks compressed and committed while it is still arriving.
 
 The SMTP layer feeds the unstuffed bytes as they are read; every time a whole block
 (``block_size`` bytes) is in, it goes to the compression pool (zstd releases the GIL, so this
-overlaps the receive on the other core). At the end of DATA the writer starts the message's
-transaction at once: it inserts the blocks (waiting for the last ones to be compressed) while the
-message is still being parsed in another thread, then waits for the parse and inserts the row, its
-parts and tags, and commits (see ``writes.insert_blocks_first``). A parse that is not ready within
-:data:`WRITER_WAIT_S` after the blocks are in rolls the transaction back (the writer must not stall
-for long) and the message is inserted the plain way once parsed.
+overlaps the receive on the other core) and then, in its own short transaction, to the database,
+under a message pk reserved for it by the first block (``writes.reserve_message_pk``). Its memory
+is freed as soon as it is written. At the end of DATA the writer gets the last block and the
+parsed message in one transaction: it inserts the block, waits for the parse (running meanwhile
+in another thread) and inserts the row, its parts and tags: that commit is what answers 250. A
+parse not ready within :data:`WRITER_WAIT_S` rolls that transaction back (the writer must not
+stall for long) and it is submitted again once the parse is done.
 
-Memory: the pieces of one unfinished block, plus the compressed blocks of the message (the raw bytes
-themselves are held by the SMTP layer, within its memory budget).
+Blocks of a message that never completes (client gone, over a limit, a failed parse) are deleted by
+``abort``; after a crash, when the store opens (``writes.delete_blocks``). Memory: the pieces of one
+unfinished block and the blocks waiting for the writer; the raw bytes themselves are held by the
+SMTP layer, within its memory budget. Level 0 stores the blocks as views of the raw bytes, all in the
+final transaction (nothing to free early).
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import sqlite3
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
+from typing import Any
 from concurrent.futures import Executor
 from functools import partial
 
@@ -29,15 +34,14 @@ from mailcapture.storage.sqlite.prepare import prepare_now
 from mailcapture.storage.sqlite.schema import Tables
 
 Block = tuple[int, bytes | memoryview]  # (compressed flag, payload)
-Insert = Callable[[NewMessage, list[Block]], Awaitable[str]]
-Write = Callable[[Callable[[sqlite3.Connection], str], int], Awaitable[str]]
+Write = Callable[[Callable[[sqlite3.Connection], Any], int], Awaitable[Any]]
+Cleanup = Callable[[Callable[[], "int | None"]], None]  # runs a writer job deleting the blocks of pk()
 
-WRITER_WAIT_S = 1.0  # longest the writer waits, transaction open, for the parse after the blocks are in
-BLOCK_WAIT_S = 60.0  # longest it waits for one block's compression (a stuck pool is an error, not a hang)
+WRITER_WAIT_S = 1.0  # longest the writer waits, transaction open, for the parse after the last block
 
 
 class _NotParsedYet(StorageError):
-    """The parse took longer than the writer may wait: roll back and insert the plain way."""
+    """The parse took longer than the writer may wait: roll back, wait for it, submit again."""
 
 
 class _ParseFailed(StorageError):
@@ -60,12 +64,6 @@ def _relay(source: asyncio.Future[NewMessage]) -> concurrent.futures.Future[NewM
     return target
 
 
-def _stored(view: memoryview) -> concurrent.futures.Future[Block]:
-    done: concurrent.futures.Future[Block] = concurrent.futures.Future()
-    done.set_result((blocks.STORED, view))
-    return done
-
-
 def _pack(pieces: list[bytes | memoryview], level: int) -> Block:
     """One block from its pieces, compressed piece by piece: no 1 MiB join (a fresh mmap, 256 page
     faults, per block); only a block that does not compress is joined, to be stored as is."""
@@ -76,10 +74,10 @@ def _pack(pieces: list[bytes | memoryview], level: int) -> Block:
 
 
 class BlockIntake(Intake):
-    def __init__(self, insert: Insert, write: Write, tables: Tables, level: int, pool: Executor,
+    def __init__(self, write: Write, cleanup: Cleanup, tables: Tables, level: int, pool: Executor,
                  block_size: int) -> None:
-        self._insert = insert
         self._write = write
+        self._cleanup = cleanup
         self._tables = tables
         self._level = level
         self._pool = pool
@@ -87,7 +85,9 @@ class BlockIntake(Intake):
         self._pieces: list[bytes | memoryview] = []
         self._pending = 0  # bytes in _pieces
         self._fed = 0
-        self._blocks: list[concurrent.futures.Future[Block]] = []
+        self._seq = 0  # blocks handed to the pool so far
+        self._writing: list[asyncio.Task[None]] = []  # one per early block: compress, then commit
+        self._pk: int | None = None  # reserved by the first block's transaction (writer thread only)
         self._aborted = False
 
     def feed(self, data: bytes | memoryview) -> None:
@@ -99,7 +99,9 @@ class BlockIntake(Intake):
         self._pieces.append(data)
         self._pending += len(data)
         while self._pending >= self._block_size:
-            self._blocks.append(self._compress(self._take(self._block_size)))
+            task = asyncio.ensure_future(self._write_block(self._seq, self._take(self._block_size)))
+            self._writing.append(task)
+            self._seq += 1
 
     def _take(self, n: int) -> list[bytes | memoryview]:
         """The pieces holding the first ``n`` pending bytes (the rest of the last piece stays pending)."""
@@ -119,9 +121,16 @@ class BlockIntake(Intake):
         self._pending -= n
         return taken
 
-    def _compress(self, pieces: list[bytes | memoryview]) -> concurrent.futures.Future[Block]:
-        """Joining the pieces into one block happens in the pool too: nothing is copied on the event loop."""
-        return self._pool.submit(_pack, pieces, self._level)
+    async def _write_block(self, seq: int, pieces: list[bytes | memoryview]) -> None:
+        flag, payload = await asyncio.wrap_future(self._pool.submit(_pack, pieces, self._level))
+        del pieces
+        await self._write(partial(self._insert_block, seq, flag, payload), len(payload))
+
+    def _insert_block(self, seq: int, flag: int, payload: bytes | memoryview, conn: sqlite3.Connection) -> None:
+        """Writer thread (jobs run one at a time, in order): the first block to arrive reserves the pk."""
+        pk = self._pk if self._pk is not None else writes.reserve_message_pk(conn, self._tables)
+        writes.insert_block(conn, self._tables, pk, seq, flag, payload)
+        self._pk = pk  # its transaction commits right after this returns
 
     async def add(self, raw: bytes, build: Awaitable[NewMessage]) -> str:
         if self._aborted:
@@ -129,31 +138,34 @@ class BlockIntake(Intake):
         try:
             if self._fed != len(raw):
                 raise StorageError(f"{self._fed} bytes were fed for a {len(raw)}-byte message")
-            if self._level <= 0:
-                self._blocks = [_stored(view) for view in blocks.split(raw, self._block_size)]
-            elif self._pending:
-                self._blocks.append(self._compress(self._take(self._pending)))
             building = asyncio.ensure_future(build)
             built = _relay(building)
+            if self._level <= 0:
+                last: list[Block] = [(blocks.STORED, view) for view in blocks.split(raw, self._block_size)]
+            else:
+                last = [await asyncio.wrap_future(self._pool.submit(_pack, self._take(self._pending), self._level))
+                        ] if self._pending else []
+            await asyncio.gather(*self._writing)  # every early block committed
+            self._writing = []
+            job = partial(self._finish_rows, raw, built, last)
             try:
-                return await self._write(partial(
-                    writes.insert_blocks_first, t=self._tables, packed=self._packed(),
-                    finish=partial(self._finish, raw, built)), len(raw))
+                return await self._write(job, sum(len(payload) for _, payload in last) + 1)
             except _ParseFailed as failed:
                 assert failed.__cause__ is not None
                 raise failed.__cause__ from None
             except _NotParsedYet:
-                message = await building
-                packed = [future.result() for future in self._blocks]  # all done: the writer had them
-                return await self._insert(message, packed)
+                await building
+                return await self._write(job, sum(len(payload) for _, payload in last) + 1)
         except BaseException:
             self.abort()
             raise
 
-    def _packed(self) -> Iterator[Block]:
-        """The compressed blocks in order (in the writer thread: waits for each)."""
-        for future in self._blocks:
-            yield future.result(timeout=BLOCK_WAIT_S)
+    def _finish_rows(self, raw: bytes, built: concurrent.futures.Future[NewMessage], last: list[Block],
+                     conn: sqlite3.Connection) -> str:
+        """Writer thread: the last block(s), then (parse permitting) the row, parts and tags."""
+        # reserved here, the pk is kept only if this transaction commits (a retry reserves again)
+        pk = self._pk if self._pk is not None else writes.reserve_message_pk(conn, self._tables)
+        return writes.insert_rows(conn, self._tables, pk, self._seq, last, partial(self._finish, raw, built))
 
     def _finish(self, raw: bytes, built: concurrent.futures.Future[NewMessage]) -> writes.PreparedMessage:
         """In the writer thread, after the blocks: the parsed message, ready for its rows."""
@@ -168,9 +180,15 @@ class BlockIntake(Intake):
         return prepare_now(message, self._level, self._block_size)
 
     def abort(self) -> None:
+        if self._aborted:
+            return
         self._aborted = True
         self._pieces.clear()
         self._pending = 0
-        for future in self._blocks:
-            future.cancel()
-        self._blocks = []
+        for task in self._writing:
+            task.cancel()
+        self._writing = []
+        # Jobs already queued run before the cleanup job (the writer keeps their order): it sees the pk
+        # the first block reserved, if any block got that far.
+        if self._seq:
+            self._cleanup(lambda: self._pk)

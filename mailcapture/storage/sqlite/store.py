@@ -7,6 +7,7 @@ read-only connections in threads (``readers.py``); nothing touches SQLite on the
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import sqlite3
 import time
@@ -28,6 +29,8 @@ from mailcapture.storage.sqlite.readers import READERS, ReaderPool
 from mailcapture.storage.sqlite.schema import Tables, migrate, table_prefix
 from mailcapture.storage.sqlite.sqlquery import MATCH_ALL, compile_query
 from mailcapture.storage.sqlite.writer import Writer
+
+log = logging.getLogger(__name__)
 
 COMPRESS_THREADS = max(1, min(4, os.cpu_count() or 1))
 VACUUM_CHECKPOINT_TRIES = 100
@@ -54,6 +57,7 @@ class SQLiteStore(Store):
         self._writer = Writer(partial(open_writer, path, wal))
         self._readers = ReaderPool(partial(open_reader, path), readers)
         self._checkpointer: checkpoint.Checkpointer | None = None
+        self._cleanups: set[asyncio.Future[int]] = set()  # bounded by the intakes aborted at once
         self._compress_pool: ThreadPoolExecutor | None = None
         self._preparing: asyncio.Semaphore | None = None
         self._open = False
@@ -76,6 +80,9 @@ class SQLiteStore(Store):
         await self._writer.start()
         try:
             await self._writer.submit(lambda conn: migrate(conn, self.tables))
+            orphans = await self._writer.submit(lambda conn: writes.delete_orphan_blocks(conn, self.tables))
+            if orphans:
+                log.info("deleted %d raw block(s) of messages that never completed", orphans)
             await self._readers.start()
         except BaseException:
             await self._writer.close()
@@ -90,6 +97,8 @@ class SQLiteStore(Store):
         if not self._open:
             return
         self._open = False
+        if self._cleanups:
+            await asyncio.gather(*self._cleanups, return_exceptions=True)
         # readers and the checkpoint thread first: the writer's connection, closed last, checkpoints
         # and removes the WAL file
         await self._readers.close()
@@ -143,14 +152,26 @@ class SQLiteStore(Store):
         """Compresses each block as soon as it has arrived (see ``intake.py``)."""
         self._check_open()
         assert self._compress_pool is not None
-        return BlockIntake(self._insert_packed, self._write, self.tables, self.compression, self._compress_pool,
-                           self._block_size)
+        return BlockIntake(self._write, self._cleanup_blocks, self.tables, self.compression,
+                           self._compress_pool, self._block_size)
 
-    async def _insert_packed(self, message: NewMessage, packed: list[tuple[int, bytes | memoryview]]) -> str:
-        assert self._compress_pool is not None
-        prepared = await prepare(message, self.compression, self._compress_pool, self._block_size, packed)
-        return await self._write(partial(writes.insert_message, t=self.tables, p=prepared),
-                                 len(prepared.message.raw))
+    def _cleanup_blocks(self, pk: Callable[[], int | None]) -> None:
+        """Delete the committed blocks of an aborted intake (a writer job; nothing waits for it)."""
+        if not self._open:
+            return  # the next open deletes them
+
+        def job(conn: sqlite3.Connection) -> int:
+            found = pk()
+            return 0 if found is None else writes.delete_blocks_of(conn, self.tables, found)
+
+        task = asyncio.ensure_future(self._write(job))
+        self._cleanups.add(task)
+        task.add_done_callback(self._cleanup_done)
+
+    def _cleanup_done(self, task: asyncio.Future[int]) -> None:
+        self._cleanups.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("deleting the blocks of an aborted message failed: %s", task.exception())
 
     async def mark_read(self, ids: list[str] | None, query: Query | None, read: bool) -> list[str]:
         if ids is not None:

@@ -49,17 +49,42 @@ def next_message_pk(conn: sqlite3.Connection, t: Tables) -> int:
     return int(last) + 1
 
 
-def insert_blocks_first(conn: sqlite3.Connection, t: Tables, packed: Iterable[tuple[int, bytes | memoryview]],
-                        finish: Callable[[], PreparedMessage]) -> str:
-    """Insert a message's blocks before its row exists (while ``finish`` still builds the rest: parsing
-    runs meanwhile in another thread), then the row and its parts. Foreign keys are checked at commit."""
-    conn.execute("PRAGMA defer_foreign_keys = ON")  # reset by SQLite at the end of the transaction
+def reserve_message_pk(conn: sqlite3.Connection, t: Tables) -> int:
+    """Take the next message pk for a message whose blocks come before its row (see intake.py).
+
+    AUTOINCREMENT never hands out a value at or below ``sqlite_sequence``, so raising it reserves the pk
+    for this message alone (SQLite allows ordinary writes to that table)."""
     pk = next_message_pk(conn, t)
-    insert_blocks(conn, t, pk, packed)
+    if conn.execute("UPDATE sqlite_sequence SET seq = ? WHERE name = ?", (pk, t.messages)).rowcount == 0:
+        conn.execute("INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)", (t.messages, pk))
+    return pk
+
+
+def insert_block(conn: sqlite3.Connection, t: Tables, pk: int, seq: int, flag: int, payload: bytes | memoryview) -> None:
+    conn.execute(f"INSERT INTO {t.blocks} (message, seq, compressed, data) VALUES (?, ?, ?, ?)", (pk, seq, flag, payload))
+
+
+def insert_rows(conn: sqlite3.Connection, t: Tables, pk: int, first_seq: int,
+                packed: Iterable[tuple[int, bytes | memoryview]], finish: Callable[[], PreparedMessage]) -> str:
+    """The rest of a message whose first blocks were committed already under ``pk``: its last blocks
+    (from ``first_seq``), then, once ``finish`` has the parsed message, its row, parts and tags."""
+    for seq, (flag, payload) in enumerate(packed, start=first_seq):
+        insert_block(conn, t, pk, seq, flag, payload)
     p = finish()
     _insert_row(conn, t, p, pk)
     _insert_parts(conn, t, pk, p)
     return p.id
+
+
+def delete_blocks_of(conn: sqlite3.Connection, t: Tables, pk: int) -> int:
+    """The committed blocks of a message that will not come (its intake was aborted)."""
+    return conn.execute(f"DELETE FROM {t.blocks} WHERE message = ? AND NOT EXISTS "
+                        f"(SELECT 1 FROM {t.messages} WHERE pk = ?)", (pk, pk)).rowcount
+
+
+def delete_orphan_blocks(conn: sqlite3.Connection, t: Tables) -> int:
+    """Blocks whose message never came (the process stopped mid-message). Only when nothing is arriving."""
+    return conn.execute(f"DELETE FROM {t.blocks} WHERE message NOT IN (SELECT pk FROM {t.messages})").rowcount
 
 
 def _insert_row(conn: sqlite3.Connection, t: Tables, p: PreparedMessage, pk: int | None) -> int:
