@@ -87,6 +87,8 @@ class BlockIntake(Intake):
         self._fed = 0
         self._seq = 0  # blocks handed to the pool so far
         self._writing: list[asyncio.Task[None]] = []  # one per early block: compress, then commit
+        self._ready: list[tuple[int, int, bytes | memoryview]] = []  # compressed, not yet handed to the writer
+        self._flushing: asyncio.Future[None] | None = None  # set while a batch is being written
         self._pk: int | None = None  # reserved by the first block's transaction (writer thread only)
         self._aborted = False
 
@@ -122,14 +124,31 @@ class BlockIntake(Intake):
         return taken
 
     async def _write_block(self, seq: int, pieces: list[bytes | memoryview]) -> None:
+        """Compress one block, then commit it together with whatever other blocks are ready by then:
+        one transaction per batch, so a writer busy with other work commits several at once."""
         flag, payload = await asyncio.wrap_future(self._pool.submit(_pack, pieces, self._level))
         del pieces
-        await self._write(partial(self._insert_block, seq, flag, payload), len(payload))
+        self._ready.append((seq, flag, payload))
+        if self._flushing is not None:
+            await self._flushing  # the running flush takes this block too (or the next round does)
+            if not self._ready:
+                return
+        while self._ready:
+            batch, self._ready = self._ready, []
+            done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._flushing = done
+            try:
+                # a failure here fails this task, and with it the intake's add(): waiters need not know
+                await self._write(partial(self._insert_blocks, batch), sum(len(p) for _, _, p in batch))
+            finally:
+                self._flushing = None
+                done.set_result(None)
 
-    def _insert_block(self, seq: int, flag: int, payload: bytes | memoryview, conn: sqlite3.Connection) -> None:
-        """Writer thread (jobs run one at a time, in order): the first block to arrive reserves the pk."""
+    def _insert_blocks(self, batch: list[tuple[int, int, bytes | memoryview]], conn: sqlite3.Connection) -> None:
+        """Writer thread (jobs run one at a time, in order): the first batch reserves the pk."""
         pk = self._pk if self._pk is not None else writes.reserve_message_pk(conn, self._tables)
-        writes.insert_block(conn, self._tables, pk, seq, flag, payload)
+        for seq, flag, payload in batch:
+            writes.insert_block(conn, self._tables, pk, seq, flag, payload)
         self._pk = pk  # its transaction commits right after this returns
 
     async def add(self, raw: bytes, build: Awaitable[NewMessage]) -> str:
