@@ -23,9 +23,9 @@ import asyncio
 import concurrent.futures
 import sqlite3
 from collections.abc import Awaitable, Callable
-from typing import Any
 from concurrent.futures import Executor
 from functools import partial
+from typing import Any
 
 from mailcapture.errors import StorageError
 from mailcapture.storage.base import Intake, NewMessage
