@@ -120,8 +120,10 @@ class Checkpointer:
                         self._dirty = False
                 if mode == "PASSIVE":
                     wait = last + self._min_interval - time.monotonic()
-                    if wait > 0:  # a plain thread, never an event loop: sleeping here blocks nobody
-                        time.sleep(wait)
+                    if wait > 0:  # coalesce commits; a stop() ends the wait at once
+                        with self._wake:
+                            if self._wake.wait_for(lambda: self._stop, timeout=wait):
+                                return
                 checkpoint(conn, self._path, mode)
                 self.checkpoints += 1
                 last = time.monotonic()

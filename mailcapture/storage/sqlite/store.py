@@ -288,7 +288,7 @@ def _vacuum(conn: sqlite3.Connection) -> None:
     for _ in range(VACUUM_CHECKPOINT_TRIES):
         if conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0] == 0:
             return
-        time.sleep(0.01)  # the writer thread, not the event loop
+        time.sleep(0.01)  # the writer thread, not the event loop: let the checkpoint thread finish
 
 
 def to_micros_now() -> int:
