@@ -168,3 +168,16 @@ async def test_part_and_blob_read_only_the_blocks_they_span(store: SQLiteStore, 
     assert blob is not None and b"".join([c async for c in blob[1]]) == payload
     with pytest.raises(StorageError):
         await store.raw(id_)  # the damage is noticed where it is read, not hidden
+
+
+async def test_a_small_blob_comes_whole_from_the_lookup_and_a_big_one_streams(store: SQLiteStore) -> None:
+    from mailcapture.storage.sqlite import store as store_module
+
+    small, big = os.urandom(1000), os.urandom(store_module.SMALL_BLOB_BYTES)  # big: its base64 is larger
+    await store.add(build(Spec(bodies=[attachment(small, filename="s"), attachment(big, filename="b")])))
+    for payload, pieces in ((small, 1), (big, 2)):
+        found = await store.blob(hashlib.sha256(payload).hexdigest())
+        assert found is not None
+        received = [c async for c in found[1]]
+        assert b"".join(received) == payload and len(received) >= pieces
+        assert (len(received) == 1) == (payload is small)
