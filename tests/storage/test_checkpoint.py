@@ -93,7 +93,11 @@ def test_small_commits_wait_for_enough_bytes_or_for_idle(monkeypatch: pytest.Mon
 
     def next_mode(timeout: float) -> str | None:
         result: list[str | None] = []
-        t = threading.Thread(target=lambda: result.append(cp._next_mode_locked()))
+        def run() -> None:
+            with cp._wake:
+                result.append(cp._next_mode())
+
+        t = threading.Thread(target=run)
         t.start()
         t.join(timeout)
         if t.is_alive():

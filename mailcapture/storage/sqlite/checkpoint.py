@@ -89,10 +89,6 @@ class Checkpointer:
             self._wake.wait(IDLE_S - quiet)
         return None
 
-    def _next_mode_locked(self) -> str | None:
-        with self._wake:
-            return self._next_mode()
-
     def stop(self) -> None:
         with self._wake:
             self._stop = True

@@ -13,6 +13,8 @@ from mailcapture.storage.sqlite.writes import PreparedMessage
 
 
 def validate(message: NewMessage) -> None:
+    if not isinstance(message.raw, bytes | bytearray):
+        raise StorageError("a message's raw content must be bytes")
     size = len(message.raw)
     seen: set[str] = set()
     for part in message.parts:
@@ -38,17 +40,9 @@ async def compress_all(items: list[bytes | memoryview], level: int, pool: Execut
                                        for item in items)))
 
 
-async def compress_raw(raw: bytes, level: int, pool: Executor, block_size: int = blocks.BLOCK_SIZE) -> Packed:
-    if not isinstance(raw, bytes | bytearray):
-        raise StorageError("a message's raw content must be bytes")
-    return await compress_all(list(blocks.split(raw, block_size)), level, pool)
-
-
 def prepare_now(message: NewMessage, level: int, block_size: int) -> PreparedMessage:
     """``prepare`` without the blocks (inserted separately) and compressing in the calling thread: for
     the writer thread (fallback part data is rare and small)."""
-    if not isinstance(message.raw, bytes | bytearray):
-        raise StorageError("a message's raw content must be bytes")
     validate(message)
     return PreparedMessage(
         id=new_id(), message=message, block_size=block_size, blocks=[],
@@ -57,13 +51,10 @@ def prepare_now(message: NewMessage, level: int, block_size: int) -> PreparedMes
 
 
 async def prepare(message: NewMessage, level: int, pool: Executor,
-                  block_size: int = blocks.BLOCK_SIZE, packed: Packed | None = None) -> PreparedMessage:
-    """Compress every block (unless ``packed`` already holds them) and fallback part data."""
-    if not isinstance(message.raw, bytes | bytearray):
-        raise StorageError("a message's raw content must be bytes")
+                  block_size: int = blocks.BLOCK_SIZE) -> PreparedMessage:
+    """Compress every block and the fallback part data."""
     validate(message)
-    if packed is None:
-        packed = await compress_raw(message.raw, level, pool, block_size)
+    packed = await compress_all(list(blocks.split(message.raw, block_size)), level, pool)
     data_parts = [(p.record.part_id, p.data) for p in message.parts if p.data is not None]
     packed_data = await compress_all([data for _, data in data_parts], level, pool)
     return PreparedMessage(
