@@ -104,6 +104,17 @@ class FetchLimits:
     timeout: float
     test_hooks: bool = False
 
+    def limit_for(self, sniffed: Sniffed) -> tuple[int, str]:
+        """The file size limit for this kind of input, and the setting that sets it."""
+        if sniffed.is_video:
+            return self.video_limit, "PREVIEWER_VIDEO_SIZE_LIMIT"
+        return self.file_limit, "THUMBNAIL_IMAGE_SIZE_LIMIT"
+
+    def check_size(self, sniffed: Sniffed, size: int) -> None:
+        limit, name = self.limit_for(sniffed)
+        if size > limit:
+            raise TooLarge(f"the file is {size / MB:.1f} MB, over {name} ({limit / MB:g} MB)")
+
 
 class Fetcher:
     def __init__(self, session: aiohttp.ClientSession, base_url: str, spool_dir: str, limits: FetchLimits) -> None:
@@ -112,10 +123,12 @@ class Fetcher:
         self._spool_dir = spool_dir
         self._limits = limits
 
+    @property
+    def limits(self) -> FetchLimits:
+        return self._limits
+
     def _limit_for(self, sniffed: Sniffed) -> tuple[int, str]:
-        if sniffed.is_video:
-            return self._limits.video_limit, "PREVIEWER_VIDEO_SIZE_LIMIT"
-        return self._limits.file_limit, "THUMBNAIL_IMAGE_SIZE_LIMIT"
+        return self._limits.limit_for(sniffed)
 
     async def fetch(self, blob_id: str, stream_if: Callable[[Sniffed], bool] | None = None) -> Blob:
         """The blob, read whole (in memory or spooled); or, when ``stream_if(sniffed)`` says so, its head
@@ -155,8 +168,8 @@ class Fetcher:
         sniffed = sniff(bytes(head), declared, self._limits.test_hooks)
         limit, limit_name = self._limit_for(sniffed)
         length = resp.content_length
-        if length is not None and length > limit:
-            raise TooLarge(f"the file is {length / MB:.1f} MB, over {limit_name} ({limit / MB:g} MB)")
+        if length is not None:
+            self._limits.check_size(sniffed, length)
         blob = Blob(sniffed, length if length is not None else len(head), declared, payload=bytes(head))
         return blob, Download(blob_id, resp, len(head), limit, limit_name, self._limits.timeout)
 

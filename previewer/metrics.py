@@ -24,7 +24,8 @@ class Metrics:
                                         ["format"], buckets=DURATION_BUCKETS, registry=r)
         self.inputs = Counter("previewer_inputs",
                               "Inputs handed to a worker, by how: streamed (passed on while still downloading), "
-                              "memory (read whole first) or file (spooled to a temp file first)",
+                              "memory (read whole first), file (spooled to a temp file first) or direct (the "
+                              "worker read it from the capture store's file itself)",
                               ["how"], registry=r)
         self.tasks = Counter("previewer_tasks", "Tasks run by workers, by queue and outcome",
                              ["queue", "outcome"], registry=r)

@@ -55,6 +55,7 @@ class Job:
     input_size: int
     future: asyncio.Future[Result] = field(repr=False)
     stream: Download | None = None  # the rest of the input, passed on as it arrives (payload = its head)
+    store: dict[str, Any] | None = None  # the worker reads the input itself from the capture store (direct read)
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,7 @@ class WorkerProcess:
         assert self.proc is not None and self.proc.stdin is not None and self.proc.stdout is not None
         stdin = self.proc.stdin
         header = {"fmt": job.fmt, "size": job.size, "path": job.path, "input_size": job.input_size,
-                  "stream": job.stream is not None}
+                  "stream": job.stream is not None, "store": job.store}
         stdin.write(encode(header, job.payload if job.path is None else b""))
         failure: PreviewError | None = None
         if job.stream is not None:

@@ -20,13 +20,14 @@ import aiohttp
 from mailcapture.config import Settings
 from previewer import jemalloc
 from previewer.cache import DiskCache
-from previewer.errors import Busy, PreviewError
+from previewer.direct import DirectSource, Located
+from previewer.errors import Busy, PreviewError, UpstreamError
 from previewer.fetch import Blob, FetchLimits, Fetcher, check_id
 from previewer.flights import Flights
 from previewer.memory import Sample, Watchdog
 from previewer.metrics import Metrics
 from previewer.pool import Job, Lane, LaneConfig, Result
-from previewer.sniff import IMAGE, QUEUES, Sniffed
+from previewer.sniff import IMAGE, QUEUES, Sniffed, sniff
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,7 @@ class Previewer:
         self.temp_root = ""
         self._session: aiohttp.ClientSession | None = None
         self._fetcher: Fetcher | None = None
+        self._direct: DirectSource | None = None
         self.watchdog = Watchdog(settings.memory_limit, settings.watchdog_interval, self.metrics,
                                  self.worker_pids, self._memory_exceeded)
         self.dying = False
@@ -84,6 +86,7 @@ class Previewer:
         self._session = aiohttp.ClientSession(auto_decompress=False)
         self._fetcher = Fetcher(self._session, s.capture_url, spool, FetchLimits(
             s.image_size_limit, s.video_size_limit, s.spool_threshold, s.fetch_timeout, s.test_hooks))
+        self._direct = DirectSource(self._session, s.capture_url) if s.direct_read == "auto" else None
         await self.cache.load()
         config = LaneConfig(s.task_workers, s.queue_size, s.task_timeout, s.worker_memory_limit,
                             {"original_size_limit": s.original_size_limit, "test_hooks": s.test_hooks},
@@ -102,6 +105,8 @@ class Previewer:
         await self.watchdog.close()
         await self.flights.close()
         await asyncio.gather(*(lane.close() for lane in self.lanes.values()), return_exceptions=True)
+        if self._direct is not None:
+            await self._direct.close()
         if self._session is not None:
             await self._session.close()
         if self.temp_root:
@@ -176,23 +181,50 @@ class Previewer:
         return sniffed.queue == IMAGE and sniffed.fmt != "hook" and self.lanes[IMAGE].idle_slot()
 
     async def _produce(self, blob_id: str, size: int, background: bool) -> Result:
+        located = await self._direct.locate(blob_id) if self._direct is not None else None
+        if located is not None:
+            result = await self._render_direct(located, size, background)
+        else:
+            result = await self._render_fetched(blob_id, size, background)
+        await self.cache.store((blob_id, size), result.data, result.ext)
+        return result
+
+    async def _render_direct(self, located: Located, size: int, background: bool) -> Result:
+        """The worker reads the part from the capture store itself; only its head was read here."""
+        assert self._direct is not None and self._fetcher is not None
+        store = self._direct.store
+        if store is None:
+            raise UpstreamError("the capture store stopped being readable directly")
+        sniffed = sniff(located.head, located.record.content_type, self.settings.test_hooks)
+        span = located.span
+        self._fetcher.limits.check_size(sniffed, span.size)
+        store = {**store, "span": span.to_dict(),
+                 "spool": sniffed.is_video or span.size > self.settings.spool_threshold}
+        self.metrics.inputs.labels("direct").inc()
+        return await self._run_job(Job(sniffed.fmt, size, b"", None, span.size, self._future(), store=store),
+                                   sniffed.queue, background)
+
+    async def _render_fetched(self, blob_id: str, size: int, background: bool) -> Result:
         assert self._fetcher is not None
         blob: Blob = await self._fetcher.fetch(blob_id, self._stream_now)
         try:
-            lane = self.lanes[blob.sniffed.queue]
-            future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
-            job = Job(blob.sniffed.fmt, size, blob.payload, blob.path, blob.size, future, blob.stream)
+            job = Job(blob.sniffed.fmt, size, blob.payload, blob.path, blob.size, self._future(), blob.stream)
             self.metrics.inputs.labels("streamed" if blob.stream else "file" if blob.path else "memory").inc()
-            lane.submit(job, background=background, retry_after=self.settings.retry_after)
-            try:
-                result = await future
-            except asyncio.CancelledError:
-                future.cancel()
-                raise
+            return await self._run_job(job, blob.sniffed.queue, background)
         finally:
             await blob.cleanup()
-        await self.cache.store((blob_id, size), result.data, result.ext)
-        return result
+
+    @staticmethod
+    def _future() -> asyncio.Future[Result]:
+        return asyncio.get_running_loop().create_future()
+
+    async def _run_job(self, job: Job, queue: str, background: bool) -> Result:
+        self.lanes[queue].submit(job, background=background, retry_after=self.settings.retry_after)
+        try:
+            return await job.future
+        except asyncio.CancelledError:
+            job.future.cancel()
+            raise
 
     # ------------------------------------------------------------ health
     def health(self) -> dict[str, Any]:

@@ -76,12 +76,23 @@ def parse_jemalloc(raw: str) -> str:
     raise ValueError(f"expected 'auto', 'off' or an absolute path to libjemalloc.so, got {raw!r}")
 
 
+def parse_direct_read(raw: str) -> str:
+    value = raw.strip().lower()
+    if value in ("auto", "off"):
+        return value
+    raise ValueError(f"expected 'auto' or 'off', got {raw!r}")
+
+
 SETTINGS: tuple[Setting, ...] = (
     Setting("http_addr", "PREVIEWER_HTTP_ADDR", "127.0.0.1:8088",
             "Address (HOST:PORT) the previewer listens on. Use an IP, not 'localhost' (IPv4/IPv6 mix-ups).",
             parse_addr),
     Setting("capture_url", "PREVIEWER_CAPTURE_URL", "http://127.0.0.1:8025",
             "Base URL of the capture service; blobs are read from {URL}/internal/blob/{id}.", parse_url),
+    Setting("direct_read", "PREVIEWER_DIRECT_READ", "auto",
+            "'auto': when the capture service's SQLite file is on this machine (it says where at "
+            "/internal/store), workers read attachments straight from it; 'off': always over HTTP.",
+            parse_direct_read),
     Setting("cache_dir", "PREVIEWER_CACHE_DIR", "./data/previews",
             "Disk cache of finished thumbnails, <dir>/<size>/<id[:2]>/<id>.<ext> (empty = no cache).",
             parse_str),

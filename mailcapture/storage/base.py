@@ -11,6 +11,7 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from mailcapture.mime.model import Address
 from mailcapture.search import Query
@@ -211,6 +212,11 @@ class Store(ABC):
     @abstractmethod
     async def blob(self, sha256: str) -> tuple[PartRecord, AsyncIterator[bytes]] | None:
         """Decoded bytes of any part with this content hash, as chunks (for the previewer)."""
+
+    async def direct_read(self) -> dict[str, Any] | None:
+        """How another process on this machine may read parts without this one (the previewer does,
+        to spare both processes the HTTP hop): engine-specific, JSON-able; None when it cannot."""
+        return None
 
     @abstractmethod
     async def tags(self) -> list[str]: ...

@@ -62,6 +62,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/view/{id}.txt", view.view_text, "A message's text body"),
     Route("GET", "/preview/{preview_id}", previews.forward_preview, "A preview, from the previewer"),
     Route("GET", "/internal/blob/{sha256}", previews.internal_blob, "Part bytes by SHA-256 (previewer)"),
+    Route("GET", "/internal/store", previews.internal_store, "Where the store can be read directly (previewer)"),
     Route("GET", "/livez", health.livez, "Liveness probe"),
     Route("GET", "/readyz", health.readyz, "Readiness probe"),
     Route("GET", "/metrics", metrics.metrics, "Prometheus metrics"),

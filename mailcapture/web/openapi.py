@@ -160,6 +160,10 @@ PATHS: Obj = {
         "Decoded bytes of a part by content hash (for the previewer)",
         {"200": _typed("application/octet-stream")},
         [_param("sha256", "path", "Hex SHA-256 of the part's decoded bytes")], tag="internal")},
+    "/internal/store": {"get": _op(
+        "Where a previewer on this machine can read parts directly: engine, file path, device and inode, "
+        "table prefix; 404 when the store cannot be read that way",
+        {"200": _json({"type": "object"}), "404": ERR}, tag="internal")},
     "/": {"get": _op("The web inbox", {"200": _typed("text/html", fmt="text")}, tag="inbox")},
     "/ui/{tail}": {"get": _op(
         "Static files of the web inbox (under /ui/<version>/ they are immutable)", {"200": _typed("*/*")},

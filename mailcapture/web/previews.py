@@ -16,7 +16,7 @@ from aiohttp import web
 from mailcapture.context import Context
 from mailcapture.errors import NotFound, Unavailable
 from mailcapture.prewarm import previewable
-from mailcapture.web.common import ctx_of, detail_or_404
+from mailcapture.web.common import ctx_of, detail_or_404, json_ok
 from mailcapture.web.errors import BadGateway
 
 log = logging.getLogger(__name__)
@@ -149,3 +149,11 @@ async def internal_blob(request: web.Request) -> web.StreamResponse:
         if aclose is not None:
             await asyncio.shield(aclose())
     return resp
+
+
+async def internal_store(request: web.Request) -> web.Response:
+    """Where the store can be read directly by a previewer on this machine (404 when it cannot)."""
+    info = await ctx_of(request).store.direct_read()
+    if info is None:
+        raise NotFound("this store cannot be read directly; use /internal/blob")
+    return json_ok(info)

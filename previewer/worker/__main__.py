@@ -19,6 +19,7 @@ from previewer import jemalloc
 from previewer.protocol import Header, StreamAborted, StreamedInput, encode, read_frame
 from previewer.worker.failures import RenderFailure
 from previewer.worker.output import Rendered
+from previewer.worker.source import opened
 
 CONFIG_ENV = "PREVIEWER_WORKER_CONFIG"
 HEAVY_MODULES = ("PIL", "fitz", "pymupdf", "av", "aiohttp", "numpy")
@@ -128,7 +129,11 @@ def serve(inp: BinaryIO, out: BinaryIO, queue: str, config: dict[str, object]) -
         streamed = StreamedInput(inp, payload) if header.get("stream") else None
         source = streamed if streamed is not None else (header["path"] if header.get("path") else payload)
         try:
-            reply, data = handle(render, header, source, test_hooks, limit)
+            if header.get("store"):
+                with opened(header["store"]) as stored:
+                    reply, data = handle(render, header, stored, test_hooks, limit)
+            else:
+                reply, data = handle(render, header, source, test_hooks, limit)
         except Exception as exc:  # every failure is an answer, never a dead worker
             code, message = classify(exc)
             reply, data = {"ok": False, "code": code, "message": message}, b""

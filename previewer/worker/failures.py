@@ -23,6 +23,12 @@ class UnsupportedInput(RenderFailure):
     code = "unsupported"
 
 
+class MissingInput(RenderFailure):
+    """The input is gone (its message was deleted while the job waited)."""
+
+    code = "not_found"
+
+
 def check_decoded_size(width: int, height: int, bands: int, limit: int, what: str = "image") -> None:
     """Refuse a picture whose decoded size (from its header) is over the limit, before decoding."""
     if width <= 0 or height <= 0:

@@ -15,13 +15,13 @@ from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from mailcapture.errors import BadRequest, StorageError
 from mailcapture.memory import release_free_memory
 from mailcapture.search import Query
 from mailcapture.storage.base import Intake, MessageDetail, NewMessage, Page, PartRecord, Stats, Store
-from mailcapture.storage.sqlite import blocks, checkpoint, checksums, reads, stream, writes
+from mailcapture.storage.sqlite import blocks, checkpoint, checksums, direct, reads, stream, writes
 from mailcapture.storage.sqlite.connections import open_checkpointer, open_reader, open_writer
 from mailcapture.storage.sqlite.intake import BlockIntake
 from mailcapture.storage.sqlite.prepare import prepare
@@ -274,6 +274,10 @@ class SQLiteStore(Store):
         if data is not None:
             return loc.record, _just(data)
         return loc.record, stream.decoded_chunks(self._readers, self.tables, loc)
+
+    async def direct_read(self) -> dict[str, Any] | None:
+        """The file's path and identity and the tenant's table prefix (``direct.DirectReader``)."""
+        return await asyncio.to_thread(direct.describe, self.path, self.tables.prefix)
 
     async def tags(self) -> list[str]:
         return await self._read(partial(reads.tag_names, t=self.tables))

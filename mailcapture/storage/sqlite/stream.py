@@ -18,7 +18,8 @@ import asyncio
 import contextlib
 import sqlite3
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractContextManager
 
 import zstandard
 
@@ -78,15 +79,20 @@ def _pieces(flag: int, payload: bytes, length: int, lo: int, hi: int) -> list[by
 def encoded_chunks(pool: ReaderPool, t: Tables, loc: reads.PartLocation) -> Iterator[bytes | memoryview]:
     """The part's encoded body in pieces of at most PIECE bytes; a connection is held per block only,
     and each block is decompressed within the call that read it."""
-    message = loc.message
-    for seq in blocks.block_span(message.block_size, loc.start, loc.end):
-        with pool.borrow() as conn:
+    return encoded_range(pool.borrow, t, loc.message, loc.start, loc.end)
+
+
+def encoded_range(borrow: Callable[[], AbstractContextManager[sqlite3.Connection]], t: Tables,
+                  message: reads.MessageLocation, start: int, end: int) -> Iterator[bytes | memoryview]:
+    """``raw[start:end]`` of a message in pieces of at most PIECE bytes, one block row at a time."""
+    for seq in blocks.block_span(message.block_size, start, end):
+        with borrow() as conn:
             row = _block_row(conn, t, message.pk, seq)
         if row is None:
             raise StorageError("the message was deleted while its part was being read")
         base = seq * message.block_size
         length = min(message.block_size, message.size - base)
-        lo, hi = max(loc.start - base, 0), min(loc.end - base, length)
+        lo, hi = max(start - base, 0), min(end - base, length)
         yield from _pieces(row[0], row[1], length, lo, hi)
 
 

@@ -1,0 +1,108 @@
+"""Direct reads, real processes: a previewer on the capture service's machine reads attachments from
+its SQLite file and answers exactly what it answers over HTTP; limits, deletions and tenants hold."""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.integration.test_previews_e2e import send
+from tests.previewer import samples
+from tests.previewer.conftest import PreviewerProcess
+from tests.support import CaptureProcess
+
+pytestmark = pytest.mark.slow
+
+FILES = {
+    "photo.jpg": ("image", "jpeg", lambda: samples.jpeg(1600, 1200)),
+    "alpha.png": ("image", "png", lambda: samples.png_alpha(800, 600)),
+    "report.pdf": ("application", "pdf", lambda: samples.pdf(3)),
+    "clip.mp4": ("video", "mp4", lambda: samples.video("mp4")),
+}
+
+
+def get(url: str) -> tuple[int, dict[str, str], bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=60) as resp:
+            return resp.status, dict(resp.headers), resp.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers), exc.read()
+
+
+def inputs_by_how(previewer: PreviewerProcess) -> dict[str, float]:
+    _, _, body = get(previewer.url + "/metrics")
+    return {m.group(1): float(m.group(2))
+            for m in re.finditer(r'^previewer_inputs_total\{how="(\w+)"\} (\S+)$', body.decode(), re.M)}
+
+
+def preview_ids(capture: CaptureProcess) -> dict[str, str]:
+    (summary,) = capture.json("GET", "/api/v1/messages")["messages"]
+    detail = capture.json("GET", f"/api/v1/message/{summary['ID']}")
+    return {p["FileName"]: p["PreviewID"] for p in detail["Attachments"] + detail["Inline"]}
+
+
+def start(capture: CaptureProcess, workdir: Path, **env: str) -> PreviewerProcess:
+    return PreviewerProcess(capture.base, workdir, PREVIEWER_CACHE_DIR="", THUMBNAIL_TASK_WORKERS="1",
+                            **env).start()
+
+
+def test_direct_reads_answer_byte_for_byte_what_http_answers(capture_factory, tmp_path: Path) -> None:
+    capture = capture_factory(MAILCAPTURE_PREVIEWER_URL="")
+    direct = start(capture, tmp_path / "direct")
+    http = start(capture, tmp_path / "http", PREVIEWER_DIRECT_READ="off")
+    try:
+        send(capture, {name: (main, sub, make()) for name, (main, sub, make) in FILES.items()})
+        ids = preview_ids(capture)
+        for name, blob_id in ids.items():
+            for size in (128, 256):
+                a = get(f"{direct.url}/preview/{blob_id}?size={size}")
+                b = get(f"{http.url}/preview/{blob_id}?size={size}")
+                assert a[0] == b[0] == 200, (name, a[2][:200], b[2][:200])
+                assert a[1]["Content-Type"] == b[1]["Content-Type"] and a[1]["ETag"] == b[1]["ETag"]
+                assert a[2] == b[2], name
+        assert inputs_by_how(direct) == {"direct": 2 * len(FILES)}, direct.log[-2000:]
+        assert "direct" not in inputs_by_how(http)
+        assert "reading attachments directly from" in direct.log
+    finally:
+        direct.stop()
+        http.stop()
+
+
+def test_limits_deletions_and_unknown_ids_on_the_direct_path(capture_factory, tmp_path: Path) -> None:
+    capture = capture_factory(MAILCAPTURE_PREVIEWER_URL="")
+    previewer = start(capture, tmp_path / "p", THUMBNAIL_IMAGE_SIZE_LIMIT="0.05")
+    try:
+        big = samples.jpeg(1600, 1200)
+        assert len(big) > 60_000
+        send(capture, {"big.jpg": ("image", "jpeg", big), "small.png": ("image", "png", samples.png_alpha(64, 64))})
+        ids = preview_ids(capture)
+        status, _, body = get(f"{previewer.url}/preview/{ids['big.jpg']}")
+        assert status == 413 and "THUMBNAIL_IMAGE_SIZE_LIMIT" in json.loads(body)["Error"]
+        assert get(f"{previewer.url}/preview/{ids['small.png']}")[0] == 200
+        assert get(f"{previewer.url}/preview/{'ab' * 32}")[0] == 404  # not in the store, nor over HTTP
+
+        (summary,) = capture.json("GET", "/api/v1/messages")["messages"]
+        capture.request("DELETE", "/api/v1/messages", {"IDs": [summary["ID"]]})
+        status, _, body = get(f"{previewer.url}/preview/{ids['small.png']}?size=128")
+        assert status == 404, body
+        assert inputs_by_how(previewer) == {"direct": 1}
+    finally:
+        previewer.stop()
+
+
+def test_a_tenant_s_store_is_read_directly(capture_factory, tmp_path: Path) -> None:
+    capture = capture_factory(MAILCAPTURE_PREVIEWER_URL="", MAILCAPTURE_TENANT_ID="team-a")
+    previewer = start(capture, tmp_path / "p")
+    try:
+        send(capture, {"photo.jpg": ("image", "jpeg", samples.jpeg(800, 600))})
+        (blob_id,) = preview_ids(capture).values()
+        status, headers, _ = get(f"{previewer.url}/preview/{blob_id}")
+        assert status == 200 and headers["Content-Type"] == "image/jpeg"
+        assert inputs_by_how(previewer) == {"direct": 1}
+    finally:
+        previewer.stop()
