@@ -198,8 +198,11 @@ class Previewer:
         sniffed = sniff(located.head, located.record.content_type, self.settings.test_hooks)
         span = located.span
         self._fetcher.limits.check_size(sniffed, span.size)
-        store = {**store, "span": span.to_dict(),
-                 "spool": sniffed.is_video or span.size > self.settings.spool_threshold}
+        # An image is decoded from the store while it renders (in memory, within THUMBNAIL_IMAGE_SIZE_LIMIT);
+        # a video, or another input above the spool threshold, goes to a temp file first.
+        stream = sniffed.queue == IMAGE and sniffed.fmt != "hook"
+        spool = not stream and (sniffed.is_video or span.size > self.settings.spool_threshold)
+        store = {**store, "span": span.to_dict(), "stream": stream, "spool": spool}
         self.metrics.inputs.labels("direct").inc()
         return await self._run_job(Job(sniffed.fmt, size, b"", None, span.size, self._future(), store=store),
                                    sniffed.queue, background)

@@ -93,7 +93,7 @@ def classify(exc: BaseException) -> tuple[str, str]:
     return "corrupt", f"cannot decode: {text}"
 
 
-def handle(render: Renderer, header: Header, source: str | bytes | StreamedInput, test_hooks: bool,
+def handle(render: Renderer, header: Header, source: str | bytes | BinaryIO, test_hooks: bool,
            original_size_limit: int) -> tuple[Header, bytes]:
     fmt = str(header["fmt"])
     size = int(header["size"])
@@ -102,7 +102,7 @@ def handle(render: Renderer, header: Header, source: str | bytes | StreamedInput
             return {"ok": False, "code": "unsupported", "message": "test hooks are off"}, b""
         from previewer.worker import hooks
 
-        result = hooks.render(source.read() if isinstance(source, StreamedInput) else source, size)
+        result = hooks.render(source if isinstance(source, (str, bytes)) else source.read(), size)
     else:
         result = render(fmt, source, size, original_size_limit)
     return {"ok": True, "mime": result.mime, "ext": result.ext, "width": result.width,

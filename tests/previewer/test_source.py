@@ -1,0 +1,104 @@
+"""The worker's direct-read input: a file decoded by a helper thread while the renderer reads it."""
+
+from __future__ import annotations
+
+import io
+import os
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from PIL import Image
+
+from mailcapture.errors import StorageError
+from previewer.worker.failures import CorruptInput
+from previewer.worker.source import DecodingInput
+from tests.previewer import samples
+
+
+@pytest.fixture
+def executor() -> Iterator[ThreadPoolExecutor]:
+    pool = ThreadPoolExecutor(1)
+    yield pool
+    pool.shutdown(wait=True)
+
+
+def gated(data: bytes, piece: int, gate: threading.Event | None = None) -> Iterator[bytes]:
+    for i in range(0, len(data), piece):
+        if gate is not None and i:
+            assert gate.wait(10)
+        yield data[i : i + piece]
+
+
+def test_reads_seeks_and_a_real_decoder_see_the_whole_file(executor: ThreadPoolExecutor) -> None:
+    data = samples.jpeg(1200, 900)
+    f = DecodingInput(gated(data, 7000), len(data), executor)
+    assert f.read(4) == data[:4]
+    assert f.seek(-10, io.SEEK_END) == len(data) - 10 and f.read() == data[-10:]
+    assert f.read(5) == b"" and f.tell() == len(data)
+    f.seek(100)
+    buf = bytearray(50)
+    assert f.readinto(buf) == 50 and bytes(buf) == data[100:150]
+    f.seek(0)
+    with Image.open(f) as im:
+        im.load()
+        assert im.size == (1200, 900)
+    f.close()
+    with pytest.raises(ValueError):
+        f.read(1)
+
+
+def test_a_read_waits_for_its_bytes_and_not_for_the_rest(executor: ThreadPoolExecutor) -> None:
+    data = os.urandom(100_000)
+    gate = threading.Event()
+    f = DecodingInput(gated(data, 10_000, gate), len(data), executor)
+    assert f.read(10_000) == data[:10_000]  # the first piece is there; the second waits for the gate
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(f.read(20_000)))
+    reader.start()
+    reader.join(0.2)
+    assert reader.is_alive() and not got
+    gate.set()
+    reader.join(10)
+    assert got == [data[10_000:30_000]]
+    assert f.read() == data[30_000:]
+    f.close()
+
+
+def test_what_stops_the_decoding_is_raised_by_the_read_that_needs_the_bytes(executor: ThreadPoolExecutor) -> None:
+    def broken() -> Iterator[bytes]:
+        yield b"a" * 1000
+        raise StorageError("the message was deleted while its part was being read")
+
+    f = DecodingInput(broken(), 5000, executor)
+    assert f.read(1000) == b"a" * 1000
+    with pytest.raises(StorageError, match="deleted"):
+        f.read(1)
+    f.close()
+    short = DecodingInput(gated(b"x" * 10, 4), 20, executor)
+    with pytest.raises(CorruptInput, match="10 bytes, not its recorded 20"):
+        short.read()
+    short.close()
+    long = DecodingInput(gated(b"x" * 30, 4), 20, executor)
+    assert long.read() == b"x" * 20  # the recorded size is all a reader gets ...
+    executor.submit(lambda: None).result(5)  # the one helper thread is free: the producer has finished
+    long.close()
+    assert isinstance(long.failure, CorruptInput)  # ... and the excess is reported when the job ends
+    assert "longer than its recorded 20" in str(long.failure)
+
+
+def test_close_stops_the_helper_before_the_next_job(executor: ThreadPoolExecutor) -> None:
+    produced: list[int] = []
+
+    def endless() -> Iterator[bytes]:
+        for i in range(10_000):
+            produced.append(i)
+            yield b"z" * 100
+
+    f = DecodingInput(endless(), 100 * 10_000, executor)
+    f.read(100)
+    f.close()
+    count = len(produced)
+    assert count < 10_000  # stopped early
+    assert executor.submit(lambda: len(produced)).result(5) == count  # nothing runs after close
