@@ -137,6 +137,20 @@ async def metric_sums(http: aiohttp.ClientSession, base: str, name: str, label: 
     return {k: (v[0], v[1]) for k, v in out.items()}
 
 
+async def counter_values(http: aiohttp.ClientSession, base: str, name: str, label: str) -> dict[str, float]:
+    """``{label value: value}`` of a Prometheus counter from ``/metrics`` (``name`` without ``_total``)."""
+    async with http.get(f"{base}/metrics") as resp:
+        text = await resp.text()
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        match = _SAMPLE.match(line)
+        if match and match.group(1) == name + "_total":
+            labels = dict(kv.split("=", 1) for kv in match.group(2).split(",") if "=" in kv)
+            key = labels.get(label, "").strip('"')
+            out[key] = out.get(key, 0.0) + float(match.group(3))
+    return out
+
+
 def mean_between(before: dict[str, tuple[float, float]], after: dict[str, tuple[float, float]],
                  key: str) -> float | None:
     """Mean of the histogram observations made between two scrapes (seconds), or None."""

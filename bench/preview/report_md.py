@@ -65,12 +65,16 @@ def throughput_table(cmp: dict[str, Any]) -> list[str]:
 def targets_table(out: dict[str, Any]) -> list[str]:
     cmp = out["comparison"]
     lines = ["| target | measured | verdict |", "|---|---|---|"]
+    # Over HTTP, "w1 minus a separate blob GET" estimates the service without its download; with direct
+    # reads there is no download to subtract.
+    direct = any(counts.get("direct") for counts in (out.get("inputs_by_how") or {}).values())
     for kind, k in cmp.items():
         r = k["ratios"]
         ov = r.get("overhead_w1_vs_bare_p50")
+        minus = "" if direct else \
+            f"; w1 minus a separate blob GET's p50: x{_v(r.get('overhead_w1_minus_blob_fetch_vs_bare_p50'))}"
         lines.append(f"| service adds <= 30 % to the bare call, p50, {KIND_LABEL[kind]} (w1) | x{_v(ov)} "
-                     f"(w2: x{_v(r.get('overhead_w2_vs_bare_p50'))}; w1 minus a separate blob GET's p50: "
-                     f"x{_v(r.get('overhead_w1_minus_blob_fetch_vs_bare_p50'))}) | "
+                     f"(w2: x{_v(r.get('overhead_w2_vs_bare_p50'))}{minus}) | "
                      f"{_verdict(None if ov is None else ov <= OVERHEAD_MAX)} |")
     for kind, k in cmp.items():
         r = k["ratios"]
@@ -141,6 +145,17 @@ def cpu_table(out: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _inputs_line(out: dict[str, Any]) -> str:
+    """How the previewers got their inputs (direct reads of the capture store, or HTTP) and any extra env."""
+    how = out.get("inputs_by_how") or {}
+    text = "; ".join(f"{name}: " + ", ".join(f"{k} {int(v)}" for k, v in sorted(counts.items()))
+                     for name, counts in how.items()) or "not recorded"
+    extra = out.get("previewer_env") or {}
+    env = f" Previewer environment: {extra}." if extra else ""
+    return (f"Inputs handed to workers, by path (`previewer_inputs_total`; direct = read by the worker from the "
+            f"capture store's file, streamed/memory/file = over HTTP): {text}.{env}")
+
+
 def render(out: dict[str, Any]) -> str:
     env = out["environment"]
     load = env.get("loadavg_1min_during_run", {})
@@ -148,6 +163,7 @@ def render(out: dict[str, Any]) -> str:
              f"{out['seconds']} s, niceness {out.get('niceness', 0)}); {env['cpus']} CPUs; 1-min load average "
              f"during the run min {load.get('min', 0):.1f} / median {load.get('median', 0):.1f} / max "
              f"{load.get('max', 0):.1f}; versions {env['versions']}.", "",
+             _inputs_line(out), "",
              "### Targets", "", *targets_table(out), "",
              "### Latency, ms (1 client, sequential; p50 = median over rounds, p99 pooled)", "",
              *latency_table(out["comparison"]), "",

@@ -59,6 +59,7 @@ class Config:
     vips: bool
     memory: bool
     capture_env: dict[str, str] = field(default_factory=dict)
+    previewer_env: dict[str, str] = field(default_factory=dict)
 
 
 def make_config(args: argparse.Namespace) -> Config:
@@ -77,7 +78,8 @@ def make_config(args: argparse.Namespace) -> Config:
     return Config(args.quick, rounds, scale, plan, iso_n, iso_rounds, cached_n,
                   args.memory_previews or mem, 4, not args.no_thumbor and refs.thumbor_available(),
                   not args.no_vips and refs.vips_version() is not None, not args.no_memory,
-                  dict(kv.split("=", 1) for kv in args.capture_env))
+                  dict(kv.split("=", 1) for kv in args.capture_env),
+                  dict(kv.split("=", 1) for kv in args.previewer_env))
 
 
 class LoadSampler:
@@ -151,9 +153,10 @@ async def cpu_per_item(http: aiohttp.ClientSession, subjects: compare.Subjects,
     return out
 
 
-async def cached_hits(capture_url: str, workdir: Path, subjects: compare.Subjects, n: int) -> dict[str, Any]:
+async def cached_hits(capture_url: str, workdir: Path, subjects: compare.Subjects, n: int,
+                      env: dict[str, str]) -> dict[str, Any]:
     """Disk cache on: one miss, then ``n`` hits (X-Preview-Cache: hit) per kind."""
-    prev = stack.start_previewer(workdir / "cached", capture_url, 2, cache=True)
+    prev = stack.start_previewer(workdir / "cached", capture_url, 2, cache=True, extra_env=env)
     try:
         out: dict[str, Any] = {}
         async with lg.session(4) as http:
@@ -172,7 +175,8 @@ async def memory_runs(capture_url: str, workdir: Path, subjects: compare.Subject
     curves: dict[str, list[memcurve.Sample]] = {}
     for allocator in ("glibc", "jemalloc"):
         log(f"memory: {cfg.memory_previews} mixed previews under {allocator}")
-        prev = stack.start_previewer(workdir / f"mem-{allocator}", capture_url, 2, jemalloc=allocator == "jemalloc")
+        prev = stack.start_previewer(workdir / f"mem-{allocator}", capture_url, 2, jemalloc=allocator == "jemalloc",
+                                     extra_env=cfg.previewer_env)
         try:
             urls = {k: [lg.preview_url(prev.url, i.sha256) for i in v] for k, v in subjects.inputs.items()}
             run = await memcurve.drive(prev.url, urls, cfg.memory_previews, cfg.memory_clients,
@@ -187,7 +191,8 @@ async def memory_runs(capture_url: str, workdir: Path, subjects: compare.Subject
 
 async def main_async(cfg: Config, workdir: Path) -> dict[str, Any]:
     out: dict[str, Any] = {"environment": environment(), "quick": cfg.quick, "rounds": cfg.rounds,
-                           "niceness": os.nice(0), "command": " ".join(sys.argv), "capture_env": cfg.capture_env}
+                           "niceness": os.nice(0), "command": " ".join(sys.argv), "capture_env": cfg.capture_env,
+                           "previewer_env": cfg.previewer_env}
     t0 = time.perf_counter()
     log("generating inputs")
     inputs = gen.main_inputs(cfg.scale)
@@ -207,7 +212,8 @@ async def main_async(cfg: Config, workdir: Path) -> dict[str, Any]:
         previewers = {}
         prev_services: dict[str, stack.Service] = {}
         for workers in (1, 2):
-            prev = stack.start_previewer(workdir / f"w{workers}", capture.http_url, workers)
+            prev = stack.start_previewer(workdir / f"w{workers}", capture.http_url, workers,
+                                         extra_env=cfg.previewer_env)
             services.append(prev.service)
             previewers[workers] = prev.url
             prev_services[f"previewer_w{workers}"] = prev.service
@@ -226,6 +232,10 @@ async def main_async(cfg: Config, workdir: Path) -> dict[str, Any]:
                 rounds.append(await compare.one_round(http, subjects, cfg.plan, r))
             log("CPU time per thumbnail, by process")
             out["cpu"] = await cpu_per_item(http, subjects, prev_services, capture.service, cfg)
+            # How each previewer got its inputs: "direct" (its workers read the capture store's file) or over
+            # HTTP ("streamed", "memory", "file").
+            out["inputs_by_how"] = {f"previewer_w{w}": await lg.counter_values(http, url, "previewer_inputs", "how")
+                                    for w, url in previewers.items()}
         out["comparison_rounds"] = rounds
         out["comparison"] = compare.summarise(rounds, list(inputs), list(previewers), cfg.plan.clients)
         out["isolation"] = {}
@@ -242,7 +252,7 @@ async def main_async(cfg: Config, workdir: Path) -> dict[str, Any]:
             svc.stop()
         services = services[:1]
         log("cached hits")
-        out["cached"] = await cached_hits(capture.http_url, workdir, subjects, cfg.cached_n)
+        out["cached"] = await cached_hits(capture.http_url, workdir, subjects, cfg.cached_n, cfg.previewer_env)
         if cfg.memory:
             out["memory"], curves = await memory_runs(capture.http_url, workdir, subjects, cfg)
             name = "preview-quick-memory" if cfg.quick else "preview-memory"
@@ -261,6 +271,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="scaled down: 1 round, few requests, 200 previews")
     parser.add_argument("--rounds", type=int, default=0, help="comparison rounds (default 3, quick 1)")
     parser.add_argument("--memory-previews", type=int, default=0, help="previews per allocator (default 2000)")
+    parser.add_argument("--previewer-env", action="append", default=[], metavar="NAME=VALUE",
+                        help="extra environment for every previewer (e.g. PREVIEWER_DIRECT_READ=off: inputs over HTTP)")
     parser.add_argument("--capture-env", action="append", default=[], metavar="NAME=VALUE",
                         help="extra environment for the capture service only (what-if runs); repeatable")
     parser.add_argument("--no-thumbor", action="store_true")

@@ -39,6 +39,9 @@ ENGINE = "sqlite"
 # quoted-printable up to 3 per byte.
 HEAD_EXPANSION = 3
 HEAD_SLACK = 1024
+# Page cache per connection of a direct reader. Blocks are read once per preview and stream through the
+# OS's page cache; the 4 MiB a capture-service reader keeps would only add to every worker's RSS.
+DIRECT_CACHE_KIB = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +103,7 @@ class DirectReader:
         if conn is None:
             try:
                 conn = open_reader(self.path)
+                conn.execute(f"PRAGMA cache_size = -{DIRECT_CACHE_KIB}")
             except sqlite3.Error as exc:
                 raise StorageError(f"cannot open {self.path} for reading: {exc}") from exc
             self._local.conn = conn
