@@ -37,7 +37,6 @@ LOOKUP_THREADS = 2
 class Located:
     record: PartRecord
     span: Span
-    head: bytes  # the first SNIFF_BYTES decoded bytes (fewer for a smaller part)
 
 
 class DirectSource:
@@ -101,13 +100,27 @@ class DirectSource:
         if reader is None:
             return None
         try:
-            found = await self._run(_locate, reader, blob_id)
+            found = await self._run(reader.locate, blob_id)
         except StorageError as exc:
-            log.warning("direct read of blob %s failed (%s); reading over HTTP from now on until it works again",
-                        blob_id, exc)
-            self._forget(reader)
+            self._failed(reader, blob_id, exc)
             return None
-        return found
+        return None if found is None else Located(*found)
+
+    async def head(self, located: Located) -> bytes | None:
+        """The first SNIFF_BYTES decoded bytes (fewer for a smaller part); None: use HTTP."""
+        reader = self._reader
+        if reader is None:
+            return None
+        try:
+            head: bytes = await self._run(reader.head, located.span, SNIFF_BYTES)
+        except StorageError as exc:
+            self._failed(reader, located.record.sha256, exc)
+            return None
+        return head
+
+    def _failed(self, reader: DirectReader, blob_id: str, exc: StorageError) -> None:
+        log.warning("direct read of blob %s failed (%s); reading over HTTP for %g s", blob_id, exc, DISCOVERY_RETRY)
+        self._forget(reader)
 
     def _forget(self, reader: DirectReader) -> None:
         """Stop using ``reader``. A lookup in the other thread may still be using it, so it is closed
@@ -126,10 +139,3 @@ class DirectSource:
             await self._run(reader.close)
         self._executor.shutdown(wait=True)
 
-
-def _locate(reader: DirectReader, blob_id: str) -> Located | None:
-    found = reader.locate(blob_id)
-    if found is None:
-        return None
-    record, span = found
-    return Located(record, span, reader.head(span, SNIFF_BYTES))

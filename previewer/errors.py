@@ -75,6 +75,18 @@ class Timeout(PreviewError):
     code = "timeout"
 
 
+class WrongQueue(PreviewError):
+    """Not an answer: a worker found that its input is not what its declared type said and belongs on
+    another queue (``fmt``, ``queue``); the service moves the job there. Never reaches a client."""
+
+    code = "requeue"
+
+    def __init__(self, fmt: str, queue: str) -> None:
+        super().__init__(f"the input is {fmt}, for the {queue} queue")
+        self.fmt = fmt
+        self.queue = queue
+
+
 ERRORS_BY_CODE: dict[str, type[PreviewError]] = {
     cls.code: cls
     for cls in (PreviewError, BadRequest, NotFound, TooLarge, Unsupported, Corrupt, UpstreamError, Busy, Timeout)

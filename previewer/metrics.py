@@ -27,6 +27,9 @@ class Metrics:
                               "memory (read whole first), file (spooled to a temp file first) or direct (the "
                               "worker read it from the capture store's file itself)",
                               ["how"], registry=r)
+        self.requeued = Counter("previewer_requeued",
+                                "Direct-read jobs a worker sent to another queue: the declared type was wrong",
+                                ["from_queue", "to_queue"], registry=r)
         self.tasks = Counter("previewer_tasks", "Tasks run by workers, by queue and outcome",
                              ["queue", "outcome"], registry=r)
         self.requests = Counter("previewer_requests", "Preview requests answered, by HTTP status",

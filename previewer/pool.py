@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from previewer.errors import Busy, Corrupt, PreviewError, Timeout, from_code
+from previewer.errors import Busy, Corrupt, PreviewError, Timeout, WrongQueue, from_code
 from previewer.fetch import Download
 from previewer.metrics import Metrics
 from previewer.protocol import STREAM_ABORT, STREAM_END, Header, ProtocolError, data_prefix, encode, read_frame_async
@@ -295,6 +295,9 @@ class Lane:
             _succeed(job, Result(data, str(header["mime"]), str(header["ext"]), int(header["width"]),
                                  int(header["height"]), float(header.get("elapsed", 0.0))))
             outcome = "ok"
+        elif header.get("code") == WrongQueue.code:  # the job belongs on another queue: the service moves it
+            _fail(job, WrongQueue(str(header.get("fmt")), str(header.get("queue"))))
+            outcome = "requeue"
         else:
             _fail(job, from_code(str(header.get("code")), str(header.get("message"))))
             outcome = "error"

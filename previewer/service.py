@@ -21,13 +21,13 @@ from mailcapture.config import Settings
 from previewer import jemalloc
 from previewer.cache import DiskCache
 from previewer.direct import DirectSource, Located
-from previewer.errors import Busy, PreviewError, UpstreamError
+from previewer.errors import Busy, PreviewError, UpstreamError, WrongQueue
 from previewer.fetch import Blob, FetchLimits, Fetcher, check_id
 from previewer.flights import Flights
 from previewer.memory import Sample, Watchdog
 from previewer.metrics import Metrics
 from previewer.pool import Job, Lane, LaneConfig, Result
-from previewer.sniff import IMAGE, QUEUES, Sniffed, sniff
+from previewer.sniff import IMAGE, QUEUES, Sniffed, guess, sniff
 
 log = logging.getLogger(__name__)
 
@@ -182,29 +182,49 @@ class Previewer:
 
     async def _produce(self, blob_id: str, size: int, background: bool) -> Result:
         located = await self._direct.locate(blob_id) if self._direct is not None else None
-        if located is not None:
-            result = await self._render_direct(located, size, background)
-        else:
+        result = await self._render_direct(located, size, background) if located is not None else None
+        if result is None:
             result = await self._render_fetched(blob_id, size, background)
         await self.cache.store((blob_id, size), result.data, result.ext)
         return result
 
-    async def _render_direct(self, located: Located, size: int, background: bool) -> Result:
-        """The worker reads the part from the capture store itself; only its head was read here."""
+    async def _render_direct(self, located: Located, size: int, background: bool) -> Result | None:
+        """The worker reads the part from the capture store itself. The queue comes from the declared type
+        when it names a format we preview and no size limit depends on the kind (the worker confirms it
+        from the first bytes, and says when the job belongs on another queue); otherwise the first bytes
+        are read and sniffed here. None: the store failed, read over HTTP."""
+        assert self._direct is not None and self._fetcher is not None
+        limits = self._fetcher.limits
+        declared = located.record.content_type
+        sniffed = guess(declared)
+        confirm = sniffed is not None and located.span.size <= min(limits.file_limit, limits.video_limit)
+        if sniffed is None or not confirm:
+            head = await self._direct.head(located)
+            if head is None:
+                return None
+            sniffed = sniff(head, declared, self.settings.test_hooks)
+        try:
+            return await self._direct_job(located, sniffed, confirm, size, background)
+        except WrongQueue as moved:
+            self.metrics.requeued.labels(sniffed.queue, moved.queue).inc()
+            return await self._direct_job(located, Sniffed(moved.fmt, moved.queue), False, size, background)
+
+    async def _direct_job(self, located: Located, sniffed: Sniffed, confirm: bool, size: int,
+                          background: bool) -> Result:
         assert self._direct is not None and self._fetcher is not None
         store = self._direct.store
         if store is None:
             raise UpstreamError("the capture store stopped being readable directly")
-        sniffed = sniff(located.head, located.record.content_type, self.settings.test_hooks)
         span = located.span
         self._fetcher.limits.check_size(sniffed, span.size)
         # An image is decoded from the store while it renders (in memory, within THUMBNAIL_IMAGE_SIZE_LIMIT);
         # a video, or another input above the spool threshold, goes to a temp file first.
         stream = sniffed.queue == IMAGE and sniffed.fmt != "hook"
         spool = not stream and (sniffed.is_video or span.size > self.settings.spool_threshold)
-        store = {**store, "span": span.to_dict(), "stream": stream, "spool": spool}
+        job_store = {**store, "span": span.to_dict(), "stream": stream, "spool": spool, "sniff": confirm,
+                     "declared": located.record.content_type}
         self.metrics.inputs.labels("direct").inc()
-        return await self._run_job(Job(sniffed.fmt, size, b"", None, span.size, self._future(), store=store),
+        return await self._run_job(Job(sniffed.fmt, size, b"", None, span.size, self._future(), store=job_store),
                                    sniffed.queue, background)
 
     async def _render_fetched(self, blob_id: str, size: int, background: bool) -> Result:

@@ -38,6 +38,16 @@ _DECLARED: dict[str, str] = {
 }
 
 
+# What a declared format name stands for, until the bytes confirm it.
+_GUESSES: dict[str, tuple[str, str]] = {
+    "JPEG": ("jpeg", IMAGE), "PNG": ("png", IMAGE), "GIF": ("gif", IMAGE), "WebP": ("webp", IMAGE),
+    "BMP": ("bmp", IMAGE), "TIFF": ("tiff", IMAGE), "ICO": ("ico", IMAGE), "HEIC": ("heic", IMAGE),
+    "AVIF": ("avif", IMAGE), "PDF": ("pdf", DOCUMENT), "SVG": ("svg", DOCUMENT), "PSD": ("psd", DOCUMENT),
+    "MP4": ("video", VIDEO), "WebM": ("video", VIDEO), "MOV": ("video", VIDEO), "MKV": ("video", VIDEO),
+    "AVI": ("video", VIDEO),
+}
+
+
 @dataclass(frozen=True)
 class Sniffed:
     fmt: str  # jpeg, png, gif, webp, bmp, tiff, ico, heic, avif, psd, pdf, svg, video, or a test hook
@@ -46,6 +56,16 @@ class Sniffed:
     @property
     def is_video(self) -> bool:
         return self.queue == VIDEO
+
+
+def guess(declared: str) -> Sniffed | None:
+    """What a declared Content-Type says the file is, or None when it says nothing we preview. Only a
+    guess: whoever reads the bytes must confirm it with :func:`sniff`."""
+    name = _DECLARED.get(declared.split(";", 1)[0].strip().lower())
+    if name is None:
+        return None
+    fmt, queue = _GUESSES[name]
+    return Sniffed(fmt, queue)
 
 
 def heif_supported() -> bool:

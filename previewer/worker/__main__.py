@@ -16,8 +16,10 @@ from collections.abc import Callable
 from typing import Any, BinaryIO
 
 from previewer import jemalloc
+from previewer.errors import PreviewError, WrongQueue
 from previewer.protocol import Header, StreamAborted, StreamedInput, encode, read_frame
 from previewer.worker.failures import RenderFailure
+from previewer.sniff import sniff
 from previewer.worker.output import Rendered
 from previewer.worker.source import opened
 
@@ -83,7 +85,7 @@ def rss_bytes() -> int:
 
 def classify(exc: BaseException) -> tuple[str, str]:
     """An unexpected decoder exception -> (code, message). Decoders say 'corrupt' in many ways."""
-    if isinstance(exc, RenderFailure):
+    if isinstance(exc, (RenderFailure, PreviewError)):  # PreviewError: what sniffing the bytes found
         return exc.code, exc.message
     if isinstance(exc, MemoryError):
         return "too_large", "the decoder ran out of memory"
@@ -109,6 +111,18 @@ def handle(render: Renderer, header: Header, source: str | bytes | BinaryIO, tes
             "height": result.height}, result.data
 
 
+def confirmer(header: Header, queue: str, test_hooks: bool) -> Callable[[bytes], None]:
+    """For a job the service queued by its declared type: sniff the first bytes; another format of this
+    queue replaces ``header["fmt"]``, another queue raises WrongQueue, no known format 415/422."""
+    def confirm(head: bytes) -> None:
+        found = sniff(head, str(header["store"].get("declared", "")), test_hooks)
+        if found.queue != queue:
+            raise WrongQueue(found.fmt, found.queue)
+        header["fmt"] = found.fmt
+
+    return confirm
+
+
 def serve(inp: BinaryIO, out: BinaryIO, queue: str, config: dict[str, object]) -> int:
     limit = int(config["original_size_limit"])  # type: ignore[call-overload]
     test_hooks = bool(config.get("test_hooks"))
@@ -130,10 +144,15 @@ def serve(inp: BinaryIO, out: BinaryIO, queue: str, config: dict[str, object]) -
         source = streamed if streamed is not None else (header["path"] if header.get("path") else payload)
         try:
             if header.get("store"):
-                with opened(header["store"]) as stored:
+                store = header["store"]
+                confirm = confirmer(header, queue, test_hooks) if store.get("sniff") else None
+                with opened(store, confirm) as stored:
                     reply, data = handle(render, header, stored, test_hooks, limit)
             else:
                 reply, data = handle(render, header, source, test_hooks, limit)
+        except WrongQueue as moved:  # not rendered here: the service moves the job
+            reply, data = {"ok": False, "code": moved.code, "message": moved.message, "fmt": moved.fmt,
+                           "queue": moved.queue}, b""
         except Exception as exc:  # every failure is an answer, never a dead worker
             code, message = classify(exc)
             reply, data = {"ok": False, "code": code, "message": message}, b""

@@ -19,15 +19,17 @@ from __future__ import annotations
 import bisect
 import contextlib
 import io
+import itertools
 import os
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from mailcapture.errors import StorageError
 from mailcapture.storage.sqlite.direct import DirectReader, Span
+from previewer.sniff import SNIFF_BYTES
 from previewer.worker.failures import CorruptInput, MissingInput
 
 _readers: dict[tuple[str, str], DirectReader] = {}  # at most one entry: a worker serves one capture store
@@ -173,9 +175,25 @@ class DecodingInput(io.RawIOBase):
         super().close()
 
 
+def _peek(pieces: Iterator[bytes], n: int) -> tuple[bytes, Iterator[bytes]]:
+    """The first ``n`` bytes (fewer when there are not that many), and every piece, those read included."""
+    taken: list[bytes] = []
+    size = 0
+    for piece in pieces:
+        taken.append(piece)
+        size += len(piece)
+        if size >= n:
+            break
+    return b"".join(taken)[:n], itertools.chain(taken, pieces)
+
+
 @contextlib.contextmanager
-def opened(store: dict[str, Any]) -> Iterator[bytes | str | DecodingInput]:
-    """The input as a file being decoded, bytes, or the path of a temp file removed on exit."""
+def opened(store: dict[str, Any], check: Callable[[bytes], None] | None = None
+           ) -> Iterator[bytes | str | DecodingInput]:
+    """The input as a file being decoded, bytes, or the path of a temp file removed on exit.
+
+    ``check`` is given the first SNIFF_BYTES before the rest is read (to confirm the type); what it
+    raises ends the read."""
     reader = _reader(str(store["db"]), str(store.get("prefix", "")))
     span = Span.from_dict(store["span"])
     path: str | None = None
@@ -183,18 +201,26 @@ def opened(store: dict[str, Any]) -> Iterator[bytes | str | DecodingInput]:
     try:
         if store.get("stream"):
             streamed = DecodingInput(reader.pieces(span), span.size, _helper_thread())
+            if check is not None:
+                check(streamed.read(SNIFF_BYTES))
+                streamed.seek(0)
             yield streamed
             streamed.close()
             if streamed.failure is not None:  # e.g. more bytes than recorded, after the renderer had its own
                 raise streamed.failure
-        elif store.get("spool"):
+            return
+        pieces = _checked(reader.pieces(span), span.size)
+        if check is not None:
+            head, pieces = _peek(pieces, SNIFF_BYTES)
+            check(head)
+        if store.get("spool"):
             fd, path = tempfile.mkstemp(prefix="input-")  # TMPDIR is this worker's private directory
             with os.fdopen(fd, "wb") as f:
-                for piece in _checked(reader.pieces(span), span.size):
+                for piece in pieces:
                     f.write(piece)
             yield path
         else:
-            yield b"".join(_checked(reader.pieces(span), span.size))
+            yield b"".join(pieces)
     except StorageError as exc:
         raise MissingInput(f"the attachment could not be read from the capture store: {exc}") from None
     finally:

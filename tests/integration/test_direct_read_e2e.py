@@ -106,3 +106,36 @@ def test_a_tenant_s_store_is_read_directly(capture_factory, tmp_path: Path) -> N
         assert inputs_by_how(previewer) == {"direct": 1}
     finally:
         previewer.stop()
+
+
+def metric(previewer: PreviewerProcess, name: str) -> dict[str, float]:
+    _, _, body = get(previewer.url + "/metrics")
+    return {m.group(1): float(m.group(2))
+            for m in re.finditer(rf"^{name}\{{(.*)\}} (\S+)$", body.decode(), re.M)}
+
+
+def test_a_declared_type_is_only_a_guess_the_worker_checks(capture_factory, tmp_path: Path) -> None:
+    """The service queues by the declared type; the worker sniffs the bytes: another format of its queue
+    is rendered as what it is, another queue's format is moved there, bytes of no known format are 422."""
+    capture = capture_factory(MAILCAPTURE_PREVIEWER_URL="")
+    previewer = start(capture, tmp_path / "p")
+    try:
+        pdf = samples.pdf(1)
+        png = samples.png_alpha(300, 200)
+        send(capture, {"report.jpg": ("image", "jpeg", pdf), "pic.jpg": ("image", "jpeg", png),
+                       "broken.pdf": ("application", "pdf", b"this is not a PDF at all" * 100),
+                       "clip.mp4": ("video", "mp4", samples.jpeg(400, 300))})
+        ids = preview_ids(capture)
+        status, headers, body = get(f"{previewer.url}/preview/{ids['report.jpg']}")
+        assert status == 200 and headers["Content-Type"] == "image/jpeg", body[:300]
+        status, headers, body = get(f"{previewer.url}/preview/{ids['pic.jpg']}")
+        assert status == 200 and headers["Content-Type"] == "image/png", body[:300]  # the alpha is kept
+        status, _, body = get(f"{previewer.url}/preview/{ids['broken.pdf']}")
+        assert status == 422 and "declared application/pdf" in json.loads(body)["Error"]
+        status, headers, body = get(f"{previewer.url}/preview/{ids['clip.mp4']}")
+        assert status == 200 and headers["Content-Type"] == "image/jpeg", body[:300]
+        moved = metric(previewer, "previewer_requeued_total")
+        assert moved == {'from_queue="image",to_queue="document"': 1.0,
+                         'from_queue="video",to_queue="image"': 1.0}, moved
+    finally:
+        previewer.stop()

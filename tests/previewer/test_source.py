@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -95,6 +96,7 @@ def test_close_stops_the_helper_before_the_next_job(executor: ThreadPoolExecutor
         for i in range(10_000):
             produced.append(i)
             yield b"z" * 100
+            time.sleep(0.001)  # a slow source (in the helper thread): 10 s for all of it
 
     f = DecodingInput(endless(), 100 * 10_000, executor)
     f.read(100)

@@ -16,7 +16,7 @@ from previewer.errors import Busy, Corrupt, NotFound, Unsupported
 from previewer.flights import Flights
 from previewer.metrics import Metrics
 from previewer.settings import SETTINGS, auto_workers, load_settings
-from previewer.sniff import DOCUMENT, IMAGE, VIDEO, sniff
+from previewer.sniff import DOCUMENT, IMAGE, VIDEO, Sniffed, guess, sniff
 from tests.previewer import samples
 from tests.previewer.conftest import ROOT
 
@@ -209,3 +209,14 @@ def test_svg_sniffing_is_linear_on_hostile_heads(head: bytes) -> None:
         with pytest.raises(Unsupported):
             sniff(head[:4096], "")
     assert time.perf_counter() - started < 0.5
+
+
+def test_a_declared_type_gives_a_guess_only_for_formats_we_preview() -> None:
+    assert guess("image/jpeg") == Sniffed("jpeg", IMAGE)
+    assert guess("IMAGE/PNG; name=x.png") == Sniffed("png", IMAGE)
+    assert guess("application/pdf") == Sniffed("pdf", DOCUMENT)
+    assert guess("image/svg+xml") == Sniffed("svg", DOCUMENT)
+    assert guess("video/quicktime") == Sniffed("video", VIDEO)
+    assert guess("application/octet-stream") is None
+    assert guess("") is None
+    assert guess("text/plain") is None
