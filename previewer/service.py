@@ -21,7 +21,7 @@ from mailcapture.config import Settings
 from previewer import jemalloc
 from previewer.cache import DiskCache
 from previewer.direct import DirectSource, Located
-from previewer.errors import Busy, PreviewError, UpstreamError, WrongQueue
+from previewer.errors import Busy, PreviewError, WrongQueue
 from previewer.fetch import Blob, FetchLimits, Fetcher, check_id
 from previewer.flights import Flights
 from previewer.memory import Sample, Watchdog
@@ -194,6 +194,9 @@ class Previewer:
         from the first bytes, and says when the job belongs on another queue); otherwise the first bytes
         are read and sniffed here. None: the store failed, read over HTTP."""
         assert self._direct is not None and self._fetcher is not None
+        store = self._direct.store
+        if store is None:  # given up on since the lookup
+            return None
         limits = self._fetcher.limits
         declared = located.record.content_type
         sniffed = guess(declared)
@@ -204,17 +207,14 @@ class Previewer:
                 return None
             sniffed = sniff(head, declared, self.settings.test_hooks)
         try:
-            return await self._direct_job(located, sniffed, confirm, size, background)
+            return await self._direct_job(store, located, sniffed, confirm, size, background)
         except WrongQueue as moved:
             self.metrics.requeued.labels(sniffed.queue, moved.queue).inc()
-            return await self._direct_job(located, Sniffed(moved.fmt, moved.queue), False, size, background)
+            return await self._direct_job(store, located, Sniffed(moved.fmt, moved.queue), False, size, background)
 
-    async def _direct_job(self, located: Located, sniffed: Sniffed, confirm: bool, size: int,
-                          background: bool) -> Result:
-        assert self._direct is not None and self._fetcher is not None
-        store = self._direct.store
-        if store is None:
-            raise UpstreamError("the capture store stopped being readable directly")
+    async def _direct_job(self, store: dict[str, str], located: Located, sniffed: Sniffed, confirm: bool,
+                          size: int, background: bool) -> Result:
+        assert self._fetcher is not None
         span = located.span
         self._fetcher.limits.check_size(sniffed, span.size)
         # An image is decoded from the store while it renders (in memory, within THUMBNAIL_IMAGE_SIZE_LIMIT);
