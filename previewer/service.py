@@ -263,6 +263,8 @@ class Previewer:
                                            "priority": w.info.get("priority")}
                                           for w in lane.workers if w is not None]}
                        for name, lane in self.lanes.items()},
+            "direct_read": {"enabled": self._direct is not None,
+                            "store": self._direct.store if self._direct is not None else None},
             "in_flight": self.flights.running,
             "results_waiting": self.flights.results_waiting,
             "cache": {"enabled": self.cache.enabled, "files": len(self.cache), "bytes": self.cache.total},

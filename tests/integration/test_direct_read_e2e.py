@@ -67,6 +67,9 @@ def test_direct_reads_answer_byte_for_byte_what_http_answers(capture_factory, tm
                 assert a[2] == b[2], name
         assert inputs_by_how(direct) == {"direct": 2 * len(FILES)}, direct.log[-2000:]
         assert "direct" not in inputs_by_how(http)
+        health = json.loads(get(direct.url + "/healthz")[2])["direct_read"]
+        assert health["enabled"] and health["store"]["db"].endswith(".db") and health["store"]["prefix"] == ""
+        assert json.loads(get(http.url + "/healthz")[2])["direct_read"] == {"enabled": False, "store": None}
         assert "reading attachments directly from" in direct.log
     finally:
         direct.stop()
