@@ -122,3 +122,36 @@ async def test_a_reader_never_blocks_the_writer_or_the_checkpoint(store: SQLiteS
         assert os.path.getsize(db_path + "-wal") == 0
     finally:
         reader.close()
+
+
+@pytest.mark.parametrize("level", [0, 1])
+async def test_lazy_ranges_start_early_and_equal_the_eager_ones(db_path: str, level: int) -> None:
+    from contextlib import contextmanager
+
+    from mailcapture.storage.sqlite import stream
+    from mailcapture.storage.sqlite.connections import open_reader
+    from mailcapture.storage.sqlite.reads import MessageLocation
+    from mailcapture.storage.sqlite.schema import Tables
+
+    payload = os.urandom(3 * BLOCK_SIZE)
+    store = SQLiteStore(db_path, compression=level)
+    await store.open()
+    conn = open_reader(db_path)
+    try:
+        await store.add(build(Spec(bodies=[attachment(payload)])))
+        pk, size = conn.execute("SELECT pk, size FROM messages").fetchone()
+
+        @contextmanager
+        def borrow():  # type: ignore[no-untyped-def]
+            yield conn
+
+        message = MessageLocation(pk, size, BLOCK_SIZE)
+        for start, end in ((0, size), (1000, 2 * BLOCK_SIZE + 5), (BLOCK_SIZE - 10, BLOCK_SIZE + 10)):
+            eager = list(stream.encoded_range(borrow, Tables(""), message, start, end))
+            lazy = list(stream.encoded_range(borrow, Tables(""), message, start, end, lazy=True))
+            assert b"".join(bytes(p) for p in lazy) == b"".join(bytes(p) for p in eager)
+            assert len(lazy[0]) <= stream.FIRST_LAZY_PIECE
+            assert all(len(p) <= stream.PIECE for p in lazy)
+    finally:
+        conn.close()
+        await store.close()

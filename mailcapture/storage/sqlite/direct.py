@@ -156,7 +156,7 @@ class DirectReader:
 
     def _encoded(self, span: Span, end: int) -> Iterator[bytes | memoryview]:
         try:
-            yield from stream.encoded_range(self._borrow, self.tables, span.message, span.start, end)
+            yield from stream.encoded_range(self._borrow, self.tables, span.message, span.start, end, lazy=True)
         except sqlite3.Error as exc:
             raise StorageError(f"cannot read part {span.part_id}: {exc}") from exc
 

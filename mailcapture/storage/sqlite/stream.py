@@ -31,6 +31,7 @@ from mailcapture.storage.sqlite.schema import Tables
 
 SIDE_DATA_CHUNK = 256 * 1024
 PIECE = 256 * 1024  # encoded bytes decoded at a time: below the 1 MiB mmap threshold, fits in L2
+FIRST_LAZY_PIECE = 64 * 1024  # lazy reads: the first block comes out in smaller pieces (first bytes early)
 FIRST_HOP_BYTES = 64 * 1024  # the first reader-thread call returns after its first piece: the client starts early
 HOP_BYTES = 2 * 1024 * 1024  # decoded bytes handed to the event loop per later reader-thread call
 
@@ -51,29 +52,38 @@ def _block_row(conn: sqlite3.Connection, t: Tables, pk: int, seq: int) -> tuple[
 
 
 def _pieces(flag: int, payload: bytes, length: int, lo: int, hi: int) -> list[bytes | memoryview]:
-    """``block[lo:hi]`` of a stored block that decompresses to ``length`` bytes, in pieces <= PIECE."""
+    """``block[lo:hi]`` of a stored block that decompresses to ``length`` bytes, in pieces <= PIECE, all
+    decompressed within this call (with this thread's decompressor)."""
+    return list(block_pieces(flag, payload, length, lo, hi, _decompressor(), PIECE))
+
+
+def block_pieces(flag: int, payload: bytes, length: int, lo: int, hi: int,
+                 decompressor: zstandard.ZstdDecompressor, piece: int) -> Iterator[bytes | memoryview]:
+    """``block[lo:hi]`` in pieces of at most ``piece`` bytes, each yielded as soon as it is decompressed.
+    The iterator uses ``decompressor`` until it ends: consume it in one thread, with a decompressor
+    nothing else uses meanwhile."""
     if flag == blocks.STORED:
         if len(payload) != length:
             raise StorageError(f"a raw block has a wrong length ({len(payload)} bytes, expected {length})")
         view = memoryview(payload)
-        return [view[i : min(i + PIECE, hi)] for i in range(lo, hi, PIECE)]
+        for i in range(lo, hi, piece):
+            yield view[i : min(i + piece, hi)]
+        return
     if flag != blocks.ZSTD:
         raise StorageError(f"a stored block has an unknown compression flag {flag}")
-    out: list[bytes | memoryview] = []
     pos = 0
     try:
-        for chunk in _decompressor().read_to_iter(payload, read_size=len(payload) or 1, write_size=PIECE):
+        for chunk in decompressor.read_to_iter(payload, read_size=len(payload) or 1, write_size=piece):
             end = pos + len(chunk)
             if end > lo and pos < hi:
-                out.append(chunk if lo <= pos and end <= hi else memoryview(chunk)[max(lo - pos, 0) : hi - pos])
+                yield chunk if lo <= pos and end <= hi else memoryview(chunk)[max(lo - pos, 0) : hi - pos]
             pos = end
             if pos >= hi and hi < length:
-                return out  # the part ends inside this block: the rest of it is not needed
+                return  # the part ends inside this block: the rest of it is not needed
     except zstandard.ZstdError as exc:
         raise StorageError(f"a stored block is corrupt: {exc}") from exc
     if pos != length:
         raise StorageError(f"a raw block has a wrong length ({pos} bytes, expected {length})")
-    return out
 
 
 def encoded_chunks(pool: ReaderPool, t: Tables, loc: reads.PartLocation) -> Iterator[bytes | memoryview]:
@@ -83,8 +93,14 @@ def encoded_chunks(pool: ReaderPool, t: Tables, loc: reads.PartLocation) -> Iter
 
 
 def encoded_range(borrow: Callable[[], AbstractContextManager[sqlite3.Connection]], t: Tables,
-                  message: reads.MessageLocation, start: int, end: int) -> Iterator[bytes | memoryview]:
-    """``raw[start:end]`` of a message in pieces of at most PIECE bytes, one block row at a time."""
+                  message: reads.MessageLocation, start: int, end: int, *,
+                  lazy: bool = False) -> Iterator[bytes | memoryview]:
+    """``raw[start:end]`` of a message in pieces of at most PIECE bytes, one block row at a time.
+
+    By default each block is decompressed whole before its first piece comes out (the iterator may move
+    between threads between blocks). ``lazy``: pieces come out as they are decompressed, the first block's
+    in smaller pieces so the first bytes arrive early; the iterator must stay in one thread."""
+    decompressor = zstandard.ZstdDecompressor() if lazy else None
     for seq in blocks.block_span(message.block_size, start, end):
         with borrow() as conn:
             row = _block_row(conn, t, message.pk, seq)
@@ -93,7 +109,11 @@ def encoded_range(borrow: Callable[[], AbstractContextManager[sqlite3.Connection
         base = seq * message.block_size
         length = min(message.block_size, message.size - base)
         lo, hi = max(start - base, 0), min(end - base, length)
-        yield from _pieces(row[0], row[1], length, lo, hi)
+        if decompressor is None:
+            yield from _pieces(row[0], row[1], length, lo, hi)
+        else:
+            piece = FIRST_LAZY_PIECE if base <= start else PIECE
+            yield from block_pieces(row[0], row[1], length, lo, hi, decompressor, piece)
 
 
 def _gather(decoder: Iterator[bytes], budget: int) -> tuple[list[bytes], bool]:
