@@ -79,15 +79,68 @@ class StreamAborted(Exception):
     """The service stopped sending a streamed input (its download failed)."""
 
 
-class StreamedInput(io.RawIOBase):
-    """A streamed input as a seekable, read-only file (worker side): reads block until the bytes
-    asked for have arrived; everything received is kept, so decoders may seek back."""
+class ArrivingInput(io.RawIOBase):
+    """A read-only, seekable file over bytes that may still be arriving (worker side). Subclasses give its
+    length (``_length``, which may wait for the end) and the bytes ``[start, want)`` as far as they exist
+    (``_take``, which waits until they have arrived); everything stays readable, so decoders may seek back."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._pos = 0
+
+    def _length(self) -> int:
+        raise NotImplementedError
+
+    def _take(self, start: int, want: int) -> bytes:
+        raise NotImplementedError
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if whence == io.SEEK_SET:
+            pos = offset
+        elif whence == io.SEEK_CUR:
+            pos = self._pos + offset
+        elif whence == io.SEEK_END:
+            pos = self._length() + offset
+        else:
+            raise ValueError(f"invalid whence {whence}")
+        if pos < 0:
+            raise ValueError("negative seek position")
+        self._pos = pos
+        return pos
+
+    def read(self, size: int | None = -1) -> bytes:
+        if self.closed:
+            raise ValueError("I/O operation on closed file")
+        want = self._length() if size is None or size < 0 else self._pos + size
+        data = self._take(self._pos, want)
+        self._pos += len(data)
+        return data
+
+    def readall(self) -> bytes:
+        return self.read(-1)
+
+    def readinto(self, target: Any) -> int:
+        data = self.read(len(target))
+        target[: len(data)] = data
+        return len(data)
+
+
+class StreamedInput(ArrivingInput):
+    """A streamed input: its bytes arrive in data frames on the worker's stdin."""
 
     def __init__(self, stream: BinaryIO, head: bytes) -> None:
         super().__init__()
         self._stream = stream
         self._buf = bytearray(head)
-        self._pos = 0
         self._ended = False
 
     def _receive(self) -> bool:
@@ -118,47 +171,12 @@ class StreamedInput(io.RawIOBase):
             except StreamAborted:
                 return
 
-    def readable(self) -> bool:
-        return True
+    def _length(self) -> int:
+        self._fill(None)
+        return len(self._buf)
 
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        if whence == io.SEEK_SET:
-            pos = offset
-        elif whence == io.SEEK_CUR:
-            pos = self._pos + offset
-        elif whence == io.SEEK_END:
-            self._fill(None)
-            pos = len(self._buf) + offset
-        else:
-            raise ValueError(f"invalid whence {whence}")
-        if pos < 0:
-            raise ValueError("negative seek position")
-        self._pos = pos
-        return pos
-
-    def read(self, size: int | None = -1) -> bytes:
-        if size is None or size < 0:
-            self._fill(None)
-            end = len(self._buf)
-        else:
-            self._fill(self._pos + size)
-            end = min(self._pos + size, len(self._buf))
-        start = min(self._pos, end)
+    def _take(self, start: int, want: int) -> bytes:
+        self._fill(want)
+        end = min(want, len(self._buf))
         with memoryview(self._buf) as view:
-            data = bytes(view[start:end])
-        self._pos = max(self._pos, end)
-        return data
-
-    def readall(self) -> bytes:
-        return self.read(-1)
-
-    def readinto(self, target: Any) -> int:
-        data = self.read(len(target))
-        target[: len(data)] = data
-        return len(data)
+            return bytes(view[min(start, end) : end])

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import bisect
 import contextlib
-import io
 import itertools
 import os
 import tempfile
@@ -29,6 +28,7 @@ from typing import Any
 
 from mailcapture.errors import StorageError
 from mailcapture.storage.sqlite.direct import DirectReader, Span
+from previewer.protocol import ArrivingInput
 from previewer.sniff import SNIFF_BYTES
 from previewer.worker.failures import CorruptInput, MissingInput
 
@@ -65,7 +65,7 @@ def _checked(pieces: Iterator[bytes], size: int) -> Iterator[bytes]:
         raise CorruptInput(f"the stored part has {total} bytes, not its recorded {size}")
 
 
-class DecodingInput(io.RawIOBase):
+class DecodingInput(ArrivingInput):
     """A seekable, read-only file over the pieces a helper thread decodes: a read blocks until the bytes
     it asks for are decoded (or raises what stopped the decoding)."""
 
@@ -75,7 +75,6 @@ class DecodingInput(io.RawIOBase):
         self._pieces: list[bytes] = []  # as decoded: no buffer to zero-fill, no copy into it
         self._starts: list[int] = []  # offset of each piece
         self._filled = 0
-        self._pos = 0
         self._done = False
         self._stop = False
         self._error: BaseException | None = None
@@ -110,55 +109,27 @@ class DecodingInput(io.RawIOBase):
                 raise self._error
             return min(upto, self._filled)
 
-    def readable(self) -> bool:
-        return True
+    def _length(self) -> int:
+        return self._size
 
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}.get(whence)
-        if base is None:
-            raise ValueError(f"invalid whence {whence}")
-        if base + offset < 0:
-            raise ValueError("negative seek position")
-        self._pos = base + offset
-        return self._pos
-
-    def read(self, size: int | None = -1) -> bytes:
-        if self.closed:
-            raise ValueError("I/O operation on closed file")
-        want = self._size if size is None or size < 0 else min(self._size, self._pos + size)
-        if want <= self._pos:
+    def _take(self, start: int, want: int) -> bytes:
+        want = min(self._size, want)
+        if want <= start:
             return b""
         end = self._wait(want)
-        i = bisect.bisect_right(self._starts, self._pos) - 1
+        i = bisect.bisect_right(self._starts, start) - 1
         first = self._pieces[i]
-        lo = self._pos - self._starts[i]
-        if lo + (end - self._pos) <= len(first):  # within one piece: one copy (none for a whole piece)
-            data = first if lo == 0 and end - self._pos == len(first) else first[lo : lo + end - self._pos]
-        else:
-            out = [memoryview(first)[lo:]]
-            pos = self._starts[i] + len(first)
-            while pos < end:
-                i += 1
-                piece = self._pieces[i]
-                out.append(memoryview(piece)[: end - pos])
-                pos += len(piece)
-            data = b"".join(out)
-        self._pos = end
-        return data
-
-    def readall(self) -> bytes:
-        return self.read(-1)
-
-    def readinto(self, target: Any) -> int:
-        data = self.read(len(target))
-        target[: len(data)] = data
-        return len(data)
+        lo = start - self._starts[i]
+        if lo + (end - start) <= len(first):  # within one piece: one copy (none for a whole piece)
+            return first if lo == 0 and end - start == len(first) else first[lo : lo + end - start]
+        out = [memoryview(first)[lo:]]
+        pos = self._starts[i] + len(first)
+        while pos < end:
+            i += 1
+            piece = self._pieces[i]
+            out.append(memoryview(piece)[: end - pos])
+            pos += len(piece)
+        return b"".join(out)
 
     @property
     def failure(self) -> BaseException | None:
