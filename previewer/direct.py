@@ -46,16 +46,20 @@ class DirectSource:
         self._session = session
         self._url = capture_url.rstrip("/") + "/internal/store"
         self._reader: DirectReader | None = None
+        self._info: dict[str, Any] = {}  # what /internal/store said about the reader's file
         self._retired: list[DirectReader] = []
         self._next_try = 0.0
         self._lock = asyncio.Lock()
         self._executor = ThreadPoolExecutor(LOOKUP_THREADS, thread_name_prefix="previewer-store")
 
     @property
-    def store(self) -> dict[str, str] | None:
+    def store(self) -> dict[str, Any] | None:
         """What a worker needs to open the same store (None while there is none)."""
         reader = self._reader
-        return None if reader is None else {"db": reader.path, "prefix": reader.prefix}
+        if reader is None:
+            return None
+        return {"db": reader.path, "prefix": reader.prefix, "device": self._info["device"],
+                "inode": self._info["inode"]}
 
     async def _run(self, fn: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
@@ -81,7 +85,7 @@ class DirectSource:
                 await self._run(reader.close)
                 return None
             log.info("reading attachments directly from %s", info["path"])
-            self._reader = reader
+            self._reader, self._info = reader, info
             return reader
 
     async def _discover(self) -> dict[str, Any] | None:
@@ -100,7 +104,12 @@ class DirectSource:
         if reader is None:
             return None
         try:
-            found = await self._run(reader.locate, blob_id)
+            found = await self._run(_locate, reader, self._info, blob_id)
+        except Replaced:
+            log.info("the capture store %s was replaced; finding it again", reader.path)
+            self._forget(reader)
+            self._next_try = 0.0
+            return await self.locate(blob_id) if await self.reader() is not None else None
         except StorageError as exc:
             self._failed(reader, blob_id, exc)
             return None
@@ -137,5 +146,16 @@ class DirectSource:
         self._reader, self._retired = None, []
         for reader in readers:
             await self._run(reader.close)
-        self._executor.shutdown(wait=True)
+        await asyncio.to_thread(self._executor.shutdown, True)
 
+
+class Replaced(StorageError):
+    """The file at the store's path is not the one the reader has open (the capture service recreated it)."""
+
+
+def _locate(reader: DirectReader, info: dict[str, Any], blob_id: str) -> tuple[PartRecord, Span] | None:
+    """Look ``blob_id`` up, after checking the path still names the reader's file (one stat: cheap next to
+    rendering from a stale file, or answering 404 for a part only the new file has)."""
+    if not same_file(info):
+        raise Replaced(f"{reader.path} is another file now")
+    return reader.locate(blob_id)

@@ -212,7 +212,7 @@ class Previewer:
             self.metrics.requeued.labels(sniffed.queue, moved.queue).inc()
             return await self._direct_job(store, located, Sniffed(moved.fmt, moved.queue), False, size, background)
 
-    async def _direct_job(self, store: dict[str, str], located: Located, sniffed: Sniffed, confirm: bool,
+    async def _direct_job(self, store: dict[str, Any], located: Located, sniffed: Sniffed, confirm: bool,
                           size: int, background: bool) -> Result:
         assert self._fetcher is not None
         span = located.span

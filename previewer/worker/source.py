@@ -27,23 +27,27 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from mailcapture.errors import StorageError
-from mailcapture.storage.sqlite.direct import DirectReader, Span
+from mailcapture.storage.sqlite.direct import ENGINE, DirectReader, Span, same_file
 from previewer.protocol import ArrivingInput
 from previewer.sniff import SNIFF_BYTES
 from previewer.worker.failures import CorruptInput, MissingInput
 
-_readers: dict[tuple[str, str], DirectReader] = {}  # at most one entry: a worker serves one capture store
+_readers: dict[tuple[str, str, int, int], DirectReader] = {}  # at most one entry: a worker serves one capture store
 _helper: ThreadPoolExecutor | None = None
 
 
-def _reader(db: str, prefix: str) -> DirectReader:
-    key = (db, prefix)
+def _reader(store: dict[str, Any]) -> DirectReader:
+    """The reader of this store's file. Keyed by the file's identity too: a capture service that
+    recreated its database at the same path must not be read through a connection to the old file."""
+    key = (str(store["db"]), str(store.get("prefix", "")), int(store["device"]), int(store["inode"]))
     reader = _readers.get(key)
     if reader is None:
         for old in _readers.values():
             old.close()
         _readers.clear()
-        reader = _readers[key] = DirectReader(db, prefix)
+        if not same_file({"engine": ENGINE, "path": key[0], "device": key[2], "inode": key[3]}):
+            raise MissingInput(f"the capture store {key[0]} is not the file the job was made for")
+        reader = _readers[key] = DirectReader(key[0], key[1])
     return reader
 
 
@@ -165,7 +169,7 @@ def opened(store: dict[str, Any], check: Callable[[bytes], None] | None = None
 
     ``check`` is given the first SNIFF_BYTES before the rest is read (to confirm the type); what it
     raises ends the read."""
-    reader = _reader(str(store["db"]), str(store.get("prefix", "")))
+    reader = _reader(store)
     span = Span.from_dict(store["span"])
     path: str | None = None
     streamed: DecodingInput | None = None

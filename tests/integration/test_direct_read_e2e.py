@@ -142,3 +142,31 @@ def test_a_declared_type_is_only_a_guess_the_worker_checks(capture_factory, tmp_
                          'from_queue="video",to_queue="image"': 1.0}, moved
     finally:
         previewer.stop()
+
+
+def test_a_recreated_store_is_found_again(capture_factory, tmp_path: Path) -> None:
+    """The capture service restarts on a new database file at the same path: the previewer notices at the
+    next lookup (the file's identity changed) and reads the new file; nothing is read from the old one."""
+    from tests.support import free_port
+
+    port = free_port()
+    data = tmp_path / "data"
+    first = capture_factory(data, MAILCAPTURE_HTTP_ADDR=f"127.0.0.1:{port}")
+    previewer = start(first, tmp_path / "p")
+    try:
+        send(first, {"a.png": ("image", "png", samples.png_alpha(100, 80))})
+        (old_id,) = preview_ids(first).values()
+        assert get(f"{previewer.url}/preview/{old_id}")[0] == 200
+        assert inputs_by_how(previewer) == {"direct": 1}
+        first.stop()
+        for path in data.iterdir():
+            path.unlink()
+        second = capture_factory(data, MAILCAPTURE_HTTP_ADDR=f"127.0.0.1:{port}")
+        send(second, {"b.png": ("image", "png", samples.png_alpha(90, 70))})
+        (new_id,) = preview_ids(second).values()
+        assert get(f"{previewer.url}/preview/{new_id}")[0] == 200
+        assert get(f"{previewer.url}/preview/{new_id}?size=128")[0] == 200
+        assert inputs_by_how(previewer) == {"direct": 3}, previewer.log[-1500:]
+        assert "was replaced; finding it again" in previewer.log
+    finally:
+        previewer.stop()

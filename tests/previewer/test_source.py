@@ -104,3 +104,18 @@ def test_close_stops_the_helper_before_the_next_job(executor: ThreadPoolExecutor
     count = len(produced)
     assert count < 10_000  # stopped early
     assert executor.submit(lambda: len(produced)).result(5) == count  # nothing runs after close
+
+
+def test_a_job_for_another_file_at_the_same_path_is_refused(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from previewer.worker import source
+    from previewer.worker.failures import MissingInput
+
+    db = tmp_path / "mailcapture.db"
+    db.write_bytes(b"")
+    st = os.stat(db)
+    span = {"pk": 1, "message_size": 10, "block_size": 1024, "encoding": "base64", "start": 0, "end": 10,
+            "part_id": "1", "size": 7}
+    store = {"db": str(db), "prefix": "", "device": st.st_dev, "inode": st.st_ino + 1, "span": span}
+    with pytest.raises(MissingInput, match="not the file the job was made for"):
+        with source.opened(store):
+            pass
