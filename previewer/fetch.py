@@ -1,5 +1,5 @@
 """Stream a blob from the capture service: sniff its type, enforce the size limit while reading,
-and keep it in memory only when small (larger inputs and every video go to a private temp file).
+and keep it in memory only when small (larger inputs go to a private temp file).
 
 An image whose worker is free right now is not read here at all: the open response goes with the job
 and its chunks are passed on to the worker as they arrive (:class:`Download`), so the worker decodes
@@ -178,7 +178,7 @@ class Fetcher:
         blob.payload = b""
         fd: int | None = None
         try:
-            if blob.sniffed.is_video or download.received > self._limits.spool_threshold:
+            if download.received > self._limits.spool_threshold:
                 fd, blob.path = tempfile.mkstemp(prefix="blob-", dir=self._spool_dir)
             async for chunk in download.chunks():
                 buf += chunk

@@ -218,9 +218,9 @@ class Previewer:
         span = located.span
         self._fetcher.limits.check_size(sniffed, span.size)
         # An image is decoded from the store while it renders (in memory, within THUMBNAIL_IMAGE_SIZE_LIMIT);
-        # a video, or another input above the spool threshold, goes to a temp file first.
+        # another input goes to a temp file first when it is above the spool threshold.
         stream = sniffed.queue == IMAGE and sniffed.fmt != "hook"
-        spool = not stream and (sniffed.is_video or span.size > self.settings.spool_threshold)
+        spool = not stream and span.size > self.settings.spool_threshold
         job_store = {**store, "span": span.to_dict(), "stream": stream, "spool": spool, "sniff": confirm,
                      "declared": located.record.content_type}
         self.metrics.inputs.labels("direct").inc()

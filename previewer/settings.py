@@ -128,7 +128,7 @@ SETTINGS: tuple[Setting, ...] = (
             parse_int(1, 1_000_000)),
     Setting("spool_threshold", "PREVIEWER_SPOOL_THRESHOLD", "1M",
             "Inputs read whole before rendering (documents; images that must queue) go to a private temp file "
-            "instead of memory above this size (videos always); an image its worker can start on at once is "
+            "instead of memory above this size; an image its worker can start on at once is "
             "passed on while it downloads.",
             parse_size),
     Setting("fetch_timeout", "PREVIEWER_FETCH_TIMEOUT", "30",

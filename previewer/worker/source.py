@@ -7,9 +7,9 @@ the worker, so a hung or huge read is bounded by the task timeout and killed wit
   decoder reads the pieces already there (:class:`DecodingInput`). zstd and
   Pillow's decoders both run without the GIL, so on two cores the read costs the render almost no
   time (a 12 MP JPEG: ~6 ms of decoding, overlapped with ~29 ms of rendering).
-- ``"spool"`` inputs (videos, anything above PREVIEWER_SPOOL_THRESHOLD) are written to a private temp
+- ``"spool"`` inputs (anything above PREVIEWER_SPOOL_THRESHOLD) are written to a private temp
   file piece by piece, never held whole.
-- The rest (documents) are read into memory.
+- The rest (documents, small videos) are read into memory.
 
 One helper thread per worker, so a worker holds at most two database connections.
 """

@@ -145,3 +145,17 @@ async def test_cache_etag_and_304(origin: Origin, previewer: PreviewerProcess, h
     # another size is another thumbnail with another ETag
     _, headers4, _ = await fetch(http, previewer.url, blob_id, 256)
     assert headers4["ETag"] != etag
+
+
+async def test_a_small_video_is_read_from_memory_and_a_large_one_from_a_temp_file(
+        origin: Origin, previewer: PreviewerProcess, http: aiohttp.ClientSession) -> None:
+    small = samples.video("mp4")
+    assert len(small) < 1024 * 1024  # under the spool threshold
+    large = samples.video("mp4") + b"\x00" * (2 * 1024 * 1024)  # trailing bytes past the last box
+    for data, how in ((small, "memory"), (large, "file")):
+        before = await get_metrics(http, previewer.url)
+        status, headers, _ = await fetch(http, previewer.url, origin.add(data, "video/mp4"))
+        assert status == 200 and headers["Content-Type"] == "image/jpeg", how
+        after = await get_metrics(http, previewer.url)
+        assert metric(after, "previewer_inputs_total", how=how) - metric(before, "previewer_inputs_total", how=how) == 1
+    assert [p for p in previewer.tmpdir.rglob("*") if p.is_file()] == []
