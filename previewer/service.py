@@ -21,7 +21,7 @@ from mailcapture.config import Settings
 from previewer import jemalloc
 from previewer.cache import DiskCache
 from previewer.direct import DirectSource, Located
-from previewer.errors import Busy, PreviewError, WrongQueue
+from previewer.errors import Busy, NotFound, PreviewError, WrongQueue
 from previewer.fetch import Blob, FetchLimits, Fetcher, check_id
 from previewer.flights import Flights
 from previewer.memory import Sample, Watchdog
@@ -182,7 +182,12 @@ class Previewer:
 
     async def _produce(self, blob_id: str, size: int, background: bool) -> Result:
         located = await self._direct.locate(blob_id) if self._direct is not None else None
-        result = await self._render_direct(located, size, background) if located is not None else None
+        result = None
+        if located is not None:
+            try:
+                result = await self._render_direct(located, size, background)
+            except NotFound:  # its message was deleted meanwhile: another copy may exist, HTTP has the last word
+                result = None
         if result is None:
             result = await self._render_fetched(blob_id, size, background)
         await self.cache.store((blob_id, size), result.data, result.ext)

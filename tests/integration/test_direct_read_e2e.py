@@ -4,6 +4,7 @@ its SQLite file and answers exactly what it answers over HTTP; limits, deletions
 from __future__ import annotations
 
 import json
+import time
 import re
 import urllib.error
 import urllib.request
@@ -168,5 +169,35 @@ def test_a_recreated_store_is_found_again(capture_factory, tmp_path: Path) -> No
         assert get(f"{previewer.url}/preview/{new_id}?size=128")[0] == 200
         assert inputs_by_how(previewer) == {"direct": 3}, previewer.log[-1500:]
         assert "was replaced; finding it again" in previewer.log
+    finally:
+        previewer.stop()
+
+
+def test_a_part_deleted_while_its_job_waits_is_found_again_elsewhere(capture_factory, tmp_path: Path) -> None:
+    """The job's message is deleted while the job waits in the queue, and the same attachment arrives in
+    another mail: the worker finds the old message gone, and the previewer answers from the new copy."""
+    import threading
+
+    capture = capture_factory(MAILCAPTURE_PREVIEWER_URL="")
+    previewer = start(capture, tmp_path / "p")
+    try:
+        png = samples.png_alpha(120, 90)
+        send(capture, {"sleep.bin": ("application", "octet-stream", b"PREVIEWER-SLEEP image 1.5"),
+                       "a.png": ("image", "png", png)}, subject="first")
+        ids = preview_ids(capture)
+        blocker = threading.Thread(target=get, args=(f"{previewer.url}/preview/{ids['sleep.bin']}",))
+        blocker.start()  # the one image worker sleeps 1.5 s
+        time.sleep(0.3)
+        answers: list[int] = []
+        waiting = threading.Thread(target=lambda: answers.append(get(f"{previewer.url}/preview/{ids['a.png']}")[0]))
+        waiting.start()  # located in the first mail, queued behind the sleeper
+        time.sleep(0.3)
+        (first,) = capture.json("GET", "/api/v1/messages")["messages"]
+        capture.request("DELETE", "/api/v1/messages", {"IDs": [first["ID"]]})
+        send(capture, {"again.png": ("image", "png", png)}, subject="second")
+        waiting.join(30)
+        blocker.join(30)
+        assert answers == [200], previewer.log[-1500:]
+        assert inputs_by_how(previewer).get("memory", 0) + inputs_by_how(previewer).get("streamed", 0) == 1
     finally:
         previewer.stop()
