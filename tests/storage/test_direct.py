@@ -155,3 +155,25 @@ async def test_lazy_ranges_start_early_and_equal_the_eager_ones(db_path: str, le
     finally:
         conn.close()
         await store.close()
+
+
+@pytest.mark.parametrize("level", [0, 1])
+async def test_a_damaged_block_is_an_error_for_a_direct_reader(db_path: str, level: int) -> None:
+    import sqlite3
+
+    payload = os.urandom(3 * BLOCK_SIZE)
+    store = SQLiteStore(db_path, compression=level)
+    await store.open()
+    try:
+        await store.add(build(Spec(bodies=[attachment(payload)])))
+        conn = sqlite3.connect(db_path, isolation_level=None)
+        conn.execute("UPDATE raw_blocks SET data = substr(data, 1, 100) WHERE seq = 2")  # a later block
+        conn.close()
+        reader = DirectReader(db_path, "")
+        found = reader.locate(hashlib.sha256(payload).hexdigest())
+        assert found is not None
+        with pytest.raises(StorageError, match="wrong length" if level == 0 else "corrupt|wrong length"):
+            b"".join(reader.pieces(found[1]))
+        reader.close()
+    finally:
+        await store.close()

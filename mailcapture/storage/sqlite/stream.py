@@ -58,10 +58,12 @@ def _pieces(flag: int, payload: bytes, length: int, lo: int, hi: int) -> list[by
 
 
 def block_pieces(flag: int, payload: bytes, length: int, lo: int, hi: int,
-                 decompressor: zstandard.ZstdDecompressor, piece: int) -> Iterator[bytes | memoryview]:
+                 decompressor: zstandard.ZstdDecompressor, piece: int,
+                 whole: bool = False) -> Iterator[bytes | memoryview]:
     """``block[lo:hi]`` in pieces of at most ``piece`` bytes, each yielded as soon as it is decompressed.
     The iterator uses ``decompressor`` until it ends: consume it in one thread, with a decompressor
-    nothing else uses meanwhile."""
+    nothing else uses meanwhile. ``whole``: decompress the block in one call first (about a fifth less
+    CPU than streaming it, but a buffer of the block's size and no bytes before the whole block)."""
     if flag == blocks.STORED:
         if len(payload) != length:
             raise StorageError(f"a raw block has a wrong length ({len(payload)} bytes, expected {length})")
@@ -71,6 +73,13 @@ def block_pieces(flag: int, payload: bytes, length: int, lo: int, hi: int,
         return
     if flag != blocks.ZSTD:
         raise StorageError(f"a stored block has an unknown compression flag {flag}")
+    if whole:
+        try:
+            data = decompressor.decompress(payload)
+        except zstandard.ZstdError as exc:
+            raise StorageError(f"a stored block is corrupt: {exc}") from exc
+        yield from block_pieces(blocks.STORED, data, length, lo, hi, decompressor, piece)
+        return
     pos = 0
     try:
         for chunk in decompressor.read_to_iter(payload, read_size=len(payload) or 1, write_size=piece):
@@ -111,9 +120,10 @@ def encoded_range(borrow: Callable[[], AbstractContextManager[sqlite3.Connection
         lo, hi = max(start - base, 0), min(end - base, length)
         if decompressor is None:
             yield from _pieces(row[0], row[1], length, lo, hi)
-        else:
-            piece = FIRST_LAZY_PIECE if base <= start else PIECE
-            yield from block_pieces(row[0], row[1], length, lo, hi, decompressor, piece)
+        elif base <= start:  # the first block streams: its first bytes come out early
+            yield from block_pieces(row[0], row[1], length, lo, hi, decompressor, FIRST_LAZY_PIECE)
+        else:  # later ones are decompressed whole: cheaper, and the reader is busy with the earlier bytes
+            yield from block_pieces(row[0], row[1], length, lo, hi, decompressor, PIECE, whole=True)
 
 
 def _gather(decoder: Iterator[bytes], budget: int) -> tuple[list[bytes], bool]:
