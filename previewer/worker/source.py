@@ -175,7 +175,7 @@ def opened(store: dict[str, Any], check: Callable[[bytes], None] | None = None
     streamed: DecodingInput | None = None
     try:
         if store.get("stream"):
-            streamed = DecodingInput(reader.pieces(span), span.size, _helper_thread())
+            streamed = DecodingInput(reader.pieces(span, early=True), span.size, _helper_thread())
             if check is not None:
                 check(streamed.read(SNIFF_BYTES))
                 streamed.seek(0)

@@ -149,9 +149,11 @@ async def test_lazy_ranges_start_early_and_equal_the_eager_ones(db_path: str, le
         for start, end in ((0, size), (1000, 2 * BLOCK_SIZE + 5), (BLOCK_SIZE - 10, BLOCK_SIZE + 10)):
             eager = list(stream.encoded_range(borrow, Tables(""), message, start, end))
             lazy = list(stream.encoded_range(borrow, Tables(""), message, start, end, lazy=True))
+            early = list(stream.encoded_range(borrow, Tables(""), message, start, end, lazy=True, early=True))
             assert b"".join(bytes(p) for p in lazy) == b"".join(bytes(p) for p in eager)
-            assert len(lazy[0]) <= stream.FIRST_LAZY_PIECE
-            assert all(len(p) <= stream.PIECE for p in lazy)
+            assert b"".join(bytes(p) for p in early) == b"".join(bytes(p) for p in eager)
+            assert len(early[0]) <= stream.FIRST_LAZY_PIECE
+            assert all(len(p) <= stream.PIECE for p in lazy + early)
     finally:
         conn.close()
         await store.close()

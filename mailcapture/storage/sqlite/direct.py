@@ -139,24 +139,27 @@ class DirectReader:
             return self._side_data(span)[:n]
         end = min(span.end, span.start + n * HEAD_EXPANSION + HEAD_SLACK)
         out = bytearray()
-        for piece in mime.iter_decode(self._encoded(span, end), span.encoding):
+        for piece in mime.iter_decode(self._encoded(span, end, early=True), span.encoding):
             out += piece
             if len(out) >= n:
                 break
         return bytes(out[:n])
 
-    def pieces(self, span: Span) -> Iterator[bytes]:
-        """The part's decoded bytes, in pieces of at most a few hundred kilobytes.
+    def pieces(self, span: Span, early: bool = False) -> Iterator[bytes]:
+        """The part's decoded bytes, in pieces of at most a few hundred kilobytes. ``early``: the first ones
+        come out at once (a reader that starts on them before the rest); otherwise each block is
+        decompressed in one call, which costs less CPU.
 
         Raises StorageError when the message was deleted meanwhile (or the data is damaged)."""
         if span.start < 0:
             yield self._side_data(span)
             return
-        yield from mime.iter_decode(self._encoded(span, span.end), span.encoding)
+        yield from mime.iter_decode(self._encoded(span, span.end, early), span.encoding)
 
-    def _encoded(self, span: Span, end: int) -> Iterator[bytes | memoryview]:
+    def _encoded(self, span: Span, end: int, early: bool) -> Iterator[bytes | memoryview]:
         try:
-            yield from stream.encoded_range(self._borrow, self.tables, span.message, span.start, end, lazy=True)
+            yield from stream.encoded_range(self._borrow, self.tables, span.message, span.start, end, lazy=True,
+                                            early=early)
         except sqlite3.Error as exc:
             raise StorageError(f"cannot read part {span.part_id}: {exc}") from exc
 

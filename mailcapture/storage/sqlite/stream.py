@@ -103,12 +103,13 @@ def encoded_chunks(pool: ReaderPool, t: Tables, loc: reads.PartLocation) -> Iter
 
 def encoded_range(borrow: Callable[[], AbstractContextManager[sqlite3.Connection]], t: Tables,
                   message: reads.MessageLocation, start: int, end: int, *,
-                  lazy: bool = False) -> Iterator[bytes | memoryview]:
+                  lazy: bool = False, early: bool = False) -> Iterator[bytes | memoryview]:
     """``raw[start:end]`` of a message in pieces of at most PIECE bytes, one block row at a time.
 
-    By default each block is decompressed whole before its first piece comes out (the iterator may move
-    between threads between blocks). ``lazy``: pieces come out as they are decompressed, the first block's
-    in smaller pieces so the first bytes arrive early; the iterator must stay in one thread."""
+    By default each block is decompressed within one call, in PIECE-sized steps (every buffer below glibc's
+    mmap threshold; the iterator may move between threads between blocks). ``lazy``: the iterator stays in
+    one thread and each block is decompressed in one zstd call (cheaper); with ``early`` the first block
+    streams instead, in small pieces, so the first bytes come out at once."""
     decompressor = zstandard.ZstdDecompressor() if lazy else None
     for seq in blocks.block_span(message.block_size, start, end):
         with borrow() as conn:
@@ -120,9 +121,9 @@ def encoded_range(borrow: Callable[[], AbstractContextManager[sqlite3.Connection
         lo, hi = max(start - base, 0), min(end - base, length)
         if decompressor is None:
             yield from _pieces(row[0], row[1], length, lo, hi)
-        elif base <= start:  # the first block streams: its first bytes come out early
+        elif early and base <= start:  # the first block streams: its first bytes come out at once
             yield from block_pieces(row[0], row[1], length, lo, hi, decompressor, FIRST_LAZY_PIECE)
-        else:  # later ones are decompressed whole: cheaper, and the reader is busy with the earlier bytes
+        else:
             yield from block_pieces(row[0], row[1], length, lo, hi, decompressor, PIECE, whole=True)
 
 
