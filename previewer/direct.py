@@ -65,10 +65,12 @@ class DirectSource:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
     async def reader(self) -> DirectReader | None:
+        """The reader, finding the store first when due. Requests that come while it is being found wait
+        for that (the first previews of a new mail arrive together, from prewarm)."""
         if self._reader is not None:
             return self._reader
         loop = asyncio.get_running_loop()
-        if loop.time() < self._next_try:
+        if loop.time() < self._next_try and not self._lock.locked():
             return None
         async with self._lock:
             if self._reader is not None or loop.time() < self._next_try:

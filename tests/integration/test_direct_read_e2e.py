@@ -201,3 +201,26 @@ def test_a_part_deleted_while_its_job_waits_is_found_again_elsewhere(capture_fac
         assert inputs_by_how(previewer).get("memory", 0) + inputs_by_how(previewer).get("streamed", 0) == 1
     finally:
         previewer.stop()
+
+
+def test_the_first_previews_arriving_together_all_read_directly(capture_factory, tmp_path: Path) -> None:
+    """Prewarm sends a new mail's previews at once, before the previewer has found the store: every one
+    of them waits for that and reads directly (none falls back to HTTP)."""
+    import threading
+
+    capture = capture_factory(MAILCAPTURE_PREVIEWER_URL="")
+    previewer = start(capture, tmp_path / "p")
+    try:
+        send(capture, {f"p{i}.png": ("image", "png", samples.png_alpha(60 + i, 40)) for i in range(4)})
+        ids = list(preview_ids(capture).values())
+        codes: list[int] = []
+        threads = [threading.Thread(target=lambda i=i: codes.append(get(f"{previewer.url}/preview/{i}")[0]))
+                   for i in ids]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert codes == [200] * 4
+        assert inputs_by_how(previewer) == {"direct": 4}
+    finally:
+        previewer.stop()
