@@ -1,4 +1,8 @@
-"""Disk cache of finished thumbnails: ``<root>/<size>/<id[:2]>/<id>.<ext>``.
+"""Disk cache of finished thumbnails: ``<root>/<generation>/<size>/<id[:2]>/<id>.<ext>``.
+
+The generation is the renderer's tag (``service.render_tag``, also in every ETag): thumbnails made by
+another version of the renderer are never served under this one's strong ETag, and are deleted at
+start-up.
 
 Written atomically (private temp file in the same directory, then ``os.replace``) so a reader never
 sees half a file. An in-memory index (loaded at start-up) keeps lookups off the disk and orders
@@ -12,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import shutil
 import tempfile
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -36,8 +41,10 @@ class Entry:
 
 
 class DiskCache:
-    def __init__(self, root: str, max_bytes: int, metrics: Metrics) -> None:
-        self.root = Path(root) if root else None
+    def __init__(self, root: str, max_bytes: int, metrics: Metrics, generation: str = "") -> None:
+        self.base = Path(root) if root else None
+        self.generation = generation
+        self.root = (self.base / generation if generation else self.base) if self.base is not None else None
         self.max_bytes = max_bytes
         self.metrics = metrics
         self._index: OrderedDict[Key, Entry] = OrderedDict()
@@ -51,8 +58,10 @@ class DiskCache:
         return len(self._index)
 
     async def load(self) -> None:
-        if self.root is None:
+        if self.root is None or self.base is None:
             return
+        if self.generation:
+            await asyncio.to_thread(_remove_other_generations, self.base, self.generation)
         entries = await asyncio.to_thread(_scan, self.root)
         for key, entry in entries:
             self._index[key] = entry
@@ -143,6 +152,20 @@ def _unlink(path: str) -> None:
 def _unlink_many(paths: list[str]) -> None:
     for path in paths:
         _unlink(path)
+
+
+def _remove_other_generations(base: Path, generation: str) -> None:
+    """Delete thumbnails of other renderer versions: sibling generation directories (12 hex digits) and
+    the layout without generations (size directories right under the base). Nothing else is touched."""
+    if not base.is_dir():
+        return
+    for child in base.iterdir():
+        name = child.name
+        old_generation = len(name) == len(generation) and name != generation and \
+            all(c in "0123456789abcdef" for c in name)
+        if child.is_dir() and (old_generation or name.isdigit()):
+            shutil.rmtree(child, ignore_errors=True)
+            log.info("removed the thumbnails of another renderer version: %s", child)
 
 
 def _scan(root: Path) -> list[tuple[Key, Entry]]:

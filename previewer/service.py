@@ -31,7 +31,7 @@ from previewer.sniff import IMAGE, QUEUES, Sniffed, guess, sniff
 
 log = logging.getLogger(__name__)
 
-RENDER_VERSION = "1"  # bump when the output of a renderer changes
+RENDER_VERSION = "2"  # bump when the output of a renderer changes (2: BICUBIC resampling)
 EXIT_MEMORY = 3
 WATCHDOG_ANSWER_WAIT = 2.0  # at most this long for every waiting request to take its 503
 WATCHDOG_GRACE = 0.3  # then this long for those answers to be written out before exiting
@@ -64,7 +64,7 @@ class Previewer:
         self.metrics = metrics or Metrics()
         self.tag = render_tag()
         self.jemalloc = jemalloc.info()
-        self.cache = DiskCache(settings.cache_dir, settings.cache_max_bytes, self.metrics)
+        self.cache = DiskCache(settings.cache_dir, settings.cache_max_bytes, self.metrics, generation=self.tag)
         self.flights: Flights[Result] = Flights(settings.max_pending, settings.result_expire, self.metrics,
                                                 settings.retry_after, weigh=lambda result: len(result.data))
         self.lanes: dict[str, Lane] = {}

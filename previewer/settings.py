@@ -94,7 +94,8 @@ SETTINGS: tuple[Setting, ...] = (
             "/internal/store), workers read attachments straight from it; 'off': always over HTTP.",
             parse_direct_read),
     Setting("cache_dir", "PREVIEWER_CACHE_DIR", "./data/previews",
-            "Disk cache of finished thumbnails, <dir>/<size>/<id[:2]>/<id>.<ext> (empty = no cache).",
+            "Disk cache of finished thumbnails, <dir>/<renderer tag>/<size>/<id[:2]>/<id>.<ext> (empty = no cache); "
+            "thumbnails of another renderer version are deleted at start-up.",
             parse_str),
     Setting("cache_max_bytes", "PREVIEWER_CACHE_MAX_BYTES", "1G",
             "Largest total size of the disk cache (bytes, or 512M, 2G); least recently used files go first.",

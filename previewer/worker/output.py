@@ -10,6 +10,10 @@ from PIL import Image
 JPEG_QUALITY = 85
 PNG_COMPRESS_LEVEL = 3  # fast; thumbnails are small
 REDUCING_GAP = 2.0
+# Pillow's own default for thumbnails. After JPEG's DCT scaling (or reducing_gap's box reduction) the
+# last step shrinks by less than 2x, where LANCZOS looks the same and costs more: 1.9 -> 1.3 ms for the
+# 500x375 draft of a 12 MP photo to 256 px.
+RESAMPLE = Image.Resampling.BICUBIC
 OPAQUE = 255
 _HIGH_DEPTH = ("I", "I;16", "I;16B", "I;16L", "I;16N", "F")
 _KEEP = ("RGB", "RGBA", "L", "LA")
@@ -41,7 +45,7 @@ def fit(im: Image.Image, size: int) -> Image.Image:
     """Shrink into a size x size box keeping the aspect ratio; never enlarge."""
     im = normalize(im)
     if im.width > size or im.height > size:
-        im.thumbnail((size, size), Image.Resampling.LANCZOS, reducing_gap=REDUCING_GAP)
+        im.thumbnail((size, size), RESAMPLE, reducing_gap=REDUCING_GAP)
     return im
 
 

@@ -220,3 +220,22 @@ def test_a_declared_type_gives_a_guess_only_for_formats_we_preview() -> None:
     assert guess("application/octet-stream") is None
     assert guess("") is None
     assert guess("text/plain") is None
+
+
+async def test_the_cache_keeps_one_renderer_generation(tmp_path: Path) -> None:
+    from previewer.cache import DiskCache
+    from previewer.metrics import Metrics
+
+    old = tmp_path / "0123456789ab" / "256" / "ab"
+    old.mkdir(parents=True)
+    (old / ("ab" * 32 + ".jpg")).write_bytes(b"old renderer")
+    legacy = tmp_path / "256" / "cd"  # the layout before generations
+    legacy.mkdir(parents=True)
+    (legacy / ("cd" * 32 + ".jpg")).write_bytes(b"older still")
+    (tmp_path / "notes").mkdir()  # not ours: left alone
+    cache = DiskCache(str(tmp_path), 10**6, Metrics(), generation="fedcba987654")
+    await cache.load()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fedcba987654", "notes"]
+    assert len(cache) == 0
+    await cache.store(("ef" * 32, 128), b"new", "jpg")
+    assert (tmp_path / "fedcba987654" / "128" / "ef" / ("ef" * 32 + ".jpg")).read_bytes() == b"new"

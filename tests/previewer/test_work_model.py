@@ -227,7 +227,7 @@ async def test_prewarm_fills_the_cache(origin: Origin, previewer: PreviewerProce
         assert r.status == 202
 
     async def cached() -> bool:
-        return any((previewer.workdir / "cache" / "256" / blob_id[:2]).glob(f"{blob_id}.*"))
+        return any(p.parent.parent.name == "256" for p in (previewer.workdir / "cache").rglob(f"{blob_id}.*"))
 
     await until(cached)
     async with http.get(f"{previewer.url}/preview/{blob_id}") as resp:
