@@ -123,8 +123,8 @@ def encoded_range(borrow: Callable[[], AbstractContextManager[sqlite3.Connection
             yield from _pieces(row[0], row[1], length, lo, hi)
         elif early and base <= start:  # the first block streams: its first bytes come out at once
             yield from block_pieces(row[0], row[1], length, lo, hi, decompressor, FIRST_LAZY_PIECE)
-        else:
-            yield from block_pieces(row[0], row[1], length, lo, hi, decompressor, PIECE, whole=True)
+        else:  # in one call when needed to its end; a range ending inside it streams and stops there
+            yield from block_pieces(row[0], row[1], length, lo, hi, decompressor, PIECE, whole=hi >= length)
 
 
 def _gather(decoder: Iterator[bytes], budget: int) -> tuple[list[bytes], bool]:
