@@ -18,8 +18,8 @@ from typing import Any, BinaryIO
 from previewer import jemalloc
 from previewer.errors import PreviewError, WrongQueue
 from previewer.protocol import Header, StreamAborted, StreamedInput, encode, read_frame
-from previewer.worker.failures import RenderFailure
 from previewer.sniff import sniff
+from previewer.worker.failures import RenderFailure
 from previewer.worker.output import Rendered
 from previewer.worker.source import opened
 
