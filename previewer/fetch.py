@@ -127,9 +127,6 @@ class Fetcher:
     def limits(self) -> FetchLimits:
         return self._limits
 
-    def _limit_for(self, sniffed: Sniffed) -> tuple[int, str]:
-        return self._limits.limit_for(sniffed)
-
     async def fetch(self, blob_id: str, stream_if: Callable[[Sniffed], bool] | None = None) -> Blob:
         """The blob, read whole (in memory or spooled); or, when ``stream_if(sniffed)`` says so, its head
         and the still open response (``Blob.stream``; the caller must ``cleanup()``)."""
@@ -166,7 +163,7 @@ class Fetcher:
                 break
             head += chunk
         sniffed = sniff(bytes(head), declared, self._limits.test_hooks)
-        limit, limit_name = self._limit_for(sniffed)
+        limit, limit_name = self._limits.limit_for(sniffed)
         length = resp.content_length
         if length is not None:
             self._limits.check_size(sniffed, length)

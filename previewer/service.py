@@ -206,7 +206,7 @@ class Previewer:
         declared = located.record.content_type
         sniffed = guess(declared)
         confirm = sniffed is not None and located.span.size <= min(limits.file_limit, limits.video_limit)
-        if sniffed is None or not confirm:
+        if not confirm:  # (also when there is no guess)
             head = await self._direct.head(located)
             if head is None:
                 return None

@@ -116,38 +116,40 @@ async def concurrent(http: aiohttp.ClientSession, client_urls: Sequence[Sequence
 _SAMPLE = re.compile(r'^(\w+)\{([^}]*)\}\s+([0-9.eE+-]+)$')
 
 
-async def metric_sums(http: aiohttp.ClientSession, base: str, name: str, label: str) -> dict[str, tuple[float, float]]:
-    """``{label value: (sum, count)}`` of a Prometheus histogram from ``/metrics``."""
+async def _samples(http: aiohttp.ClientSession, base: str) -> list[tuple[str, dict[str, str], float]]:
+    """Every labelled sample of ``/metrics``: (name, labels without quotes, value)."""
     async with http.get(f"{base}/metrics") as resp:
         text = await resp.text()
-    out: dict[str, list[float]] = {}
+    out = []
     for line in text.splitlines():
         match = _SAMPLE.match(line)
-        if not match or not match.group(1).startswith(name + "_"):
+        if match:
+            labels = {k: v.strip('"') for k, v in (kv.split("=", 1) for kv in match.group(2).split(",") if "=" in kv)}
+            out.append((match.group(1), labels, float(match.group(3))))
+    return out
+
+
+async def metric_sums(http: aiohttp.ClientSession, base: str, name: str, label: str) -> dict[str, tuple[float, float]]:
+    """``{label value: (sum, count)}`` of a Prometheus histogram from ``/metrics`` (``outcome="ok"`` only)."""
+    out: dict[str, list[float]] = {}
+    for sample, labels, value in await _samples(http, base):
+        if not sample.startswith(name + "_") or labels.get("outcome", "ok") != "ok":
             continue
-        labels = dict(kv.split("=", 1) for kv in match.group(2).split(",") if "=" in kv)
-        key = labels.get(label, "").strip('"')
-        if "outcome" in labels and labels["outcome"].strip('"') != "ok":
-            continue
-        slot = out.setdefault(key, [0.0, 0.0])
-        if match.group(1) == name + "_sum":
-            slot[0] += float(match.group(3))
-        elif match.group(1) == name + "_count":
-            slot[1] += float(match.group(3))
+        slot = out.setdefault(labels.get(label, ""), [0.0, 0.0])
+        if sample == name + "_sum":
+            slot[0] += value
+        elif sample == name + "_count":
+            slot[1] += value
     return {k: (v[0], v[1]) for k, v in out.items()}
 
 
 async def counter_values(http: aiohttp.ClientSession, base: str, name: str, label: str) -> dict[str, float]:
     """``{label value: value}`` of a Prometheus counter from ``/metrics`` (``name`` without ``_total``)."""
-    async with http.get(f"{base}/metrics") as resp:
-        text = await resp.text()
     out: dict[str, float] = {}
-    for line in text.splitlines():
-        match = _SAMPLE.match(line)
-        if match and match.group(1) == name + "_total":
-            labels = dict(kv.split("=", 1) for kv in match.group(2).split(",") if "=" in kv)
-            key = labels.get(label, "").strip('"')
-            out[key] = out.get(key, 0.0) + float(match.group(3))
+    for sample, labels, value in await _samples(http, base):
+        if sample == name + "_total":
+            key = labels.get(label, "")
+            out[key] = out.get(key, 0.0) + value
     return out
 
 

@@ -154,13 +154,17 @@ def test_qp_cut_logic_exact_with_a_tiny_carry_limit(monkeypatch: pytest.MonkeyPa
         assert b"".join(iter_decode(_chunks(data, rng), "quoted-printable")) == decode(data, "quoted-printable")
 
 
+def _mixed_base64(rng: random.Random, seed: int, most: int) -> bytes:
+    """Odd seeds: noisy base64; even ones: regular lines of up to ``most`` bytes; every third with CRLF."""
+    encoded = _noisy_base64(rng) if seed % 2 else base64.encodebytes(rng.randbytes(rng.randint(0, most)))
+    return encoded.replace(b"\n", b"\r\n") if seed % 3 == 0 else encoded
+
+
 @pytest.mark.parametrize("seed", range(1000))
 def test_decode_range_equals_decode_for_regular_and_noisy_base64(seed: int) -> None:
     """The no-copy path for regular base64 must give decode()'s bytes for any input, or step aside."""
     rng = random.Random(seed)
-    encoded = _noisy_base64(rng) if seed % 2 else base64.encodebytes(rng.randbytes(rng.randint(0, 3000)))
-    if seed % 3 == 0:
-        encoded = encoded.replace(b"\n", b"\r\n")
+    encoded = _mixed_base64(rng, seed, 3_000)
     padded = b"HEAD\r\n" + encoded + b"--tail"
     assert transfer.decode_range(padded, 6, 6 + len(encoded), "base64") == decode(encoded, "base64")
 
@@ -186,9 +190,7 @@ def test_decode_range_takes_the_fast_path_for_regular_base64() -> None:
 @pytest.mark.parametrize("seed", range(200))
 def test_regular_base64_in_pieces_equals_decode_or_says_irregular(seed: int) -> None:
     rng = random.Random(seed)
-    encoded = _noisy_base64(rng) if seed % 2 else base64.encodebytes(rng.randbytes(rng.randint(0, 5000)))
-    if seed % 3 == 0:
-        encoded = encoded.replace(b"\n", b"\r\n")
+    encoded = _mixed_base64(rng, seed, 5_000)
     padded = b"HEAD\r\n" + encoded + b"--tail"
     piece = rng.choice([4, 50, 77, 78, 100, 1000])
     try:

@@ -53,7 +53,7 @@ def open_checkpointer(path: str) -> sqlite3.Connection:
     return conn
 
 
-def open_reader(path: str) -> sqlite3.Connection:
+def open_reader(path: str, cache_kib: int = READER_CACHE_KIB) -> sqlite3.Connection:
     """A read-only connection (WAL lets it read while the writer writes)."""
     uri = Path(path).absolute().as_uri() + "?mode=ro"
     conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False,
@@ -61,7 +61,7 @@ def open_reader(path: str) -> sqlite3.Connection:
     try:
         _common(conn)
         conn.execute("PRAGMA query_only = ON")
-        conn.execute(f"PRAGMA cache_size = -{READER_CACHE_KIB}")
+        conn.execute(f"PRAGMA cache_size = -{cache_kib}")
     except BaseException:
         conn.close()
         raise

@@ -102,8 +102,7 @@ class DirectReader:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             try:
-                conn = open_reader(self.path)
-                conn.execute(f"PRAGMA cache_size = -{DIRECT_CACHE_KIB}")
+                conn = open_reader(self.path, DIRECT_CACHE_KIB)
             except sqlite3.Error as exc:
                 raise StorageError(f"cannot open {self.path} for reading: {exc}") from exc
             self._local.conn = conn
