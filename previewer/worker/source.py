@@ -3,10 +3,13 @@
 The job names the store (file, table prefix) and the part (``Span``); the bytes are decoded here, in
 the worker, so a hung or huge read is bounded by the task timeout and killed with the worker.
 
-- Images (``"stream"``): a helper thread decompresses and decodes the part piece by piece while the
-  decoder reads the pieces already there (:class:`DecodingInput`). zstd and
-  Pillow's decoders both run without the GIL, so on two cores the read costs the render almost no
-  time (a 12 MP JPEG: ~6 ms of decoding, overlapped with ~29 ms of rendering).
+- Images (``"stream"``): a part the capture store keeps decoded (``Span.in_chunks``, see
+  ``mailcapture.storage.sqlite.decoded``) is read chunk by chunk, as it is, before the render starts:
+  ~1 ms for a 12 MP JPEG. A part still base64 in the raw message is decompressed and decoded piece
+  by piece by a helper thread while the decoder reads the pieces already there
+  (:class:`DecodingInput`). zstd and Pillow's decoders both run without the GIL, so on two cores that
+  read costs the render little time (a 12 MP JPEG: ~6 ms of decoding, overlapped with ~29 ms of
+  rendering), but all of its CPU.
 - ``"spool"`` inputs (anything above PREVIEWER_SPOOL_THRESHOLD) are written to a private temp
   file piece by piece, never held whole.
 - The rest (documents, small videos) are read into memory.
@@ -73,7 +76,8 @@ class DecodingInput(ArrivingInput):
     """A seekable, read-only file over the pieces a helper thread decodes: a read blocks until the bytes
     it asks for are decoded (or raises what stopped the decoding)."""
 
-    def __init__(self, pieces: Iterator[bytes], size: int, executor: ThreadPoolExecutor) -> None:
+    def __init__(self, pieces: Iterator[bytes], size: int, executor: ThreadPoolExecutor | None) -> None:
+        """``executor`` None: read every piece now, in this thread (they need no decoding)."""
         super().__init__()
         self._size = size
         self._pieces: list[bytes] = []  # as decoded: no buffer to zero-fill, no copy into it
@@ -83,7 +87,12 @@ class DecodingInput(ArrivingInput):
         self._stop = False
         self._error: BaseException | None = None
         self._cv = threading.Condition()
-        self._future: Future[None] = executor.submit(self._produce, pieces)
+        if executor is None:
+            self._future: Future[None] = Future()
+            self._produce(pieces)
+            self._future.set_result(None)
+        else:
+            self._future = executor.submit(self._produce, pieces)
 
     def _produce(self, pieces: Iterator[bytes]) -> None:
         try:
@@ -175,7 +184,9 @@ def opened(store: dict[str, Any], check: Callable[[bytes], None] | None = None
     streamed: DecodingInput | None = None
     try:
         if store.get("stream"):
-            streamed = DecodingInput(reader.pieces(span, early=True), span.size, _helper_thread())
+            # a part kept decoded is read as it is (a few row reads): no helper thread to hand it over
+            streamed = DecodingInput(reader.pieces(span, early=True), span.size,
+                                     None if span.in_chunks else _helper_thread())
             if check is not None:
                 check(streamed.read(SNIFF_BYTES))
                 streamed.seek(0)

@@ -28,6 +28,7 @@ class Body:
     filename: str = ""
     content_id: str = ""
     fallback: bool = False  # give the part as decoded ``data`` (no range)
+    encoded: bytes | None = None  # the body as written in the message (default: ``encode(payload, encoding)``)
 
 
 def encode(payload: bytes, encoding: str) -> bytes:
@@ -76,7 +77,7 @@ def build(spec: Spec) -> NewMessage:
         raw += (f"\r\n--BOUNDARY\r\nContent-Type: {body.content_type}\r\n"
                 f"Content-Transfer-Encoding: {body.encoding}\r\n\r\n").encode()
         start = len(raw)
-        raw += encode(body.payload, body.encoding)
+        raw += encode(body.payload, body.encoding) if body.encoded is None else body.encoded
         rec = record(str(index), body)
         if body.fallback:
             parts.append(NewPart(rec, body.encoding, -1, -1, data=body.payload))

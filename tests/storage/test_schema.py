@@ -56,7 +56,7 @@ def test_version_2_keeps_the_blocks_of_a_version_1_database(tmp_path: Path) -> N
         conn.execute("INSERT INTO messages (id, created, size, block_size) VALUES ('a', 1, 3, 2)")
         conn.executemany("INSERT INTO raw_blocks VALUES (1, ?, 0, ?)", [(0, b"ab"), (1, b"c")])
         conn.commit()
-    assert run(db, Tables(""), MIGRATIONS_DIR) == [2]
+    assert run(db, Tables(""), MIGRATIONS_DIR)[0] == 2
     with closing(sqlite3.connect(db)) as conn:
         assert conn.execute("SELECT seq, data FROM raw_blocks ORDER BY seq").fetchall() == [(0, b"ab"), (1, b"c")]
         assert conn.execute("PRAGMA foreign_key_list(raw_blocks)").fetchall() == []

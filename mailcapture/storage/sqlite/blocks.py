@@ -1,7 +1,9 @@
 """The raw message as fixed-size blocks, each compressed on its own (zstd) or stored as is.
 
 Reading ``raw[start:end]`` touches only the blocks that cover the range. A block's ``compressed``
-flag is stored with it, so changing the compression level never needs old rows rewritten.
+flag is stored with it, so changing the compression level never needs old rows rewritten. A block
+may also be *derived* (``decoded.DERIVED``): partly or wholly rebuilt from a part kept decoded
+(see ``decoded.py``); :func:`block_bytes` turns every kind into the raw bytes.
 """
 
 from __future__ import annotations
@@ -9,15 +11,17 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterator
+from functools import partial
 
 import zstandard
 
 from mailcapture.errors import StorageError
+from mailcapture.storage.sqlite import decoded
 from mailcapture.storage.sqlite.schema import Tables
 
 BLOCK_SIZE = 1024 * 1024
 MAX_LEVEL = 22
-STORED, ZSTD = 0, 1
+STORED, ZSTD, DERIVED = 0, 1, decoded.DERIVED
 
 _local = threading.local()
 
@@ -38,12 +42,13 @@ def _decompressor() -> zstandard.ZstdDecompressor:
     return d
 
 
-def compress(data: bytes | memoryview, level: int) -> tuple[int, bytes | memoryview]:
-    """``(flag, payload)``: zstd at ``level`` when that saves space, else the bytes as they are."""
+def compress(data: bytes | memoryview, level: int, min_saving: float = 0.0) -> tuple[int, bytes | memoryview]:
+    """``(flag, payload)``: zstd at ``level`` when that saves space (more than ``min_saving``, a fraction of
+    the size), else the bytes as they are."""
     if level <= 0 or len(data) == 0:
         return STORED, data
     packed = _compressor(level).compress(data)
-    if len(packed) >= len(data):
+    if len(packed) >= len(data) * (1 - min_saving):
         return STORED, data
     return ZSTD, packed
 
@@ -70,6 +75,22 @@ def decompress(flag: int, payload: bytes) -> bytes:
         except zstandard.ZstdError as exc:
             raise StorageError(f"a stored block is corrupt: {exc}") from exc
     raise StorageError(f"a stored block has an unknown compression flag {flag}")
+
+
+def chunk_of(conn: sqlite3.Connection, t: Tables, pk: int, part_id: str, seq: int) -> bytes:
+    """One decoded chunk of a part kept decoded."""
+    row = conn.execute(f"SELECT compressed, data FROM {t.part_chunks} WHERE message = ? AND part_id = ? AND seq = ?",
+                       (pk, part_id, seq)).fetchone()
+    if row is None:
+        raise StorageError(f"chunk {seq} of part {part_id} is missing (the message was deleted meanwhile?)")
+    return decompress(row[0], row[1])
+
+
+def block_bytes(conn: sqlite3.Connection, t: Tables, pk: int, flag: int, payload: bytes) -> tuple[int, bytes]:
+    """A stored block as ``(flag, payload)`` that :func:`decompress` takes: a derived block is rebuilt."""
+    if flag != DERIVED:
+        return flag, payload
+    return STORED, decoded.materialize(payload, partial(chunk_of, conn, t, pk), decompress)
 
 
 def split(raw: bytes, block_size: int = BLOCK_SIZE) -> list[memoryview]:
@@ -108,7 +129,7 @@ def read_range(conn: sqlite3.Connection, tables: Tables, pk: int, block_size: in
     for seq, flag, payload in _block_rows(conn, tables, pk, first, last):
         if seq != expected:
             break
-        block = _checked(seq, decompress(flag, payload), block_size, size)
+        block = _checked(seq, decompress(*block_bytes(conn, tables, pk, flag, payload)), block_size, size)
         pieces.append(_piece(seq, block, block_size, start, end))
         expected += 1
     if expected != last + 1:
@@ -121,7 +142,9 @@ def read_block(conn: sqlite3.Connection, tables: Tables, pk: int, block_size: in
     row = conn.execute(
         f"SELECT compressed, data FROM {tables.blocks} WHERE message = ? AND seq = ?", (pk, seq)
     ).fetchone()
-    return None if row is None else _checked(seq, decompress(row[0], row[1]), block_size, size)
+    if row is None:
+        return None
+    return _checked(seq, decompress(*block_bytes(conn, tables, pk, row[0], row[1])), block_size, size)
 
 
 def block_span(block_size: int, start: int, end: int) -> range:

@@ -30,7 +30,7 @@ from typing import Any
 from mailcapture import mime
 from mailcapture.errors import StorageError
 from mailcapture.storage.base import PartRecord
-from mailcapture.storage.sqlite import blocks, reads, stream
+from mailcapture.storage.sqlite import blocks, decoded, reads, stream
 from mailcapture.storage.sqlite.connections import open_reader
 from mailcapture.storage.sqlite.schema import Tables
 
@@ -56,6 +56,7 @@ class Span:
     end: int
     part_id: str
     size: int  # decoded bytes
+    stored: int = decoded.ENCODED  # decoded.DECODED: the bytes are in part_chunks, read as they are
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -63,7 +64,12 @@ class Span:
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Span:
         return cls(int(raw["pk"]), int(raw["message_size"]), int(raw["block_size"]), str(raw["encoding"]),
-                   int(raw["start"]), int(raw["end"]), str(raw["part_id"]), int(raw["size"]))
+                   int(raw["start"]), int(raw["end"]), str(raw["part_id"]), int(raw["size"]),
+                   int(raw.get("stored", decoded.ENCODED)))
+
+    @property
+    def in_chunks(self) -> bool:
+        return self.stored == decoded.DECODED
 
     @property
     def message(self) -> reads.MessageLocation:
@@ -129,13 +135,18 @@ class DirectReader:
         if loc is None:
             return None
         span = Span(loc.message.pk, loc.message.size, loc.message.block_size, loc.encoding, loc.start, loc.end,
-                    loc.record.part_id, loc.record.size)
+                    loc.record.part_id, loc.record.size, loc.stored)
         return loc.record, span
 
     def head(self, span: Span, n: int) -> bytes:
         """At most the first ``n`` decoded bytes (decoding only what they need)."""
         if span.start < 0:
             return self._side_data(span)[:n]
+        if span.in_chunks:
+            out = b""
+            for piece in self._chunks(span, limit=1):
+                out = piece[:n]
+            return out
         end = min(span.end, span.start + n * HEAD_EXPANSION + HEAD_SLACK)
         out = bytearray()
         for piece in mime.iter_decode(self._encoded(span, end, early=True), span.encoding):
@@ -153,6 +164,9 @@ class DirectReader:
         if span.start < 0:
             yield self._side_data(span)
             return
+        if span.in_chunks:
+            yield from self._chunks(span)
+            return
         yield from mime.iter_decode(self._encoded(span, span.end, early), span.encoding)
 
     def _encoded(self, span: Span, end: int, early: bool) -> Iterator[bytes | memoryview]:
@@ -161,6 +175,26 @@ class DirectReader:
                                             early=early)
         except sqlite3.Error as exc:
             raise StorageError(f"cannot read part {span.part_id}: {exc}") from exc
+
+    def _chunks(self, span: Span, limit: int = 0) -> Iterator[bytes]:
+        """The decoded chunks of a part kept decoded (``limit``: only that many), checked against its size."""
+        total = 0
+        seq = 0
+        try:
+            while total < span.size and (not limit or seq < limit):
+                found = reads.chunk_rows(self._conn(), self.tables, span.pk, span.part_id, seq, 1)
+                if not found:
+                    break
+                data = blocks.decompress(*found[0])
+                total += len(data)
+                seq += 1
+                yield data
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot read part {span.part_id}: {exc}") from exc
+        if (not limit or seq < limit) and total != span.size:
+            if total == 0:
+                raise StorageError("the message was deleted while its part was being read")
+            raise StorageError(f"part {span.part_id} has {total} decoded bytes, {span.size} recorded")
 
     def _side_data(self, span: Span) -> bytes:
         try:

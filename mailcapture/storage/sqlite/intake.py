@@ -75,8 +75,9 @@ def _pack(pieces: list[bytes | memoryview], level: int) -> Block:
 
 class BlockIntake(Intake):
     def __init__(self, write: Write, cleanup: Cleanup, tables: Tables, level: int, pool: Executor,
-                 block_size: int) -> None:
+                 block_size: int, stored: Callable[[str, NewMessage], None] | None = None) -> None:
         self._write = write
+        self._stored = stored  # told of each message committed (store.py: compaction)
         self._cleanup = cleanup
         self._tables = tables
         self._level = level
@@ -168,16 +169,19 @@ class BlockIntake(Intake):
             self._writing = []
             job = partial(self._finish_rows, raw, built, last)
             try:
-                return await self._write(job, sum(len(payload) for _, payload in last) + 1)
+                id_ = await self._write(job, sum(len(payload) for _, payload in last) + 1)
             except _ParseFailed as failed:
                 assert failed.__cause__ is not None
                 raise failed.__cause__ from None
             except _NotParsedYet:
                 await building
-                return await self._write(job, sum(len(payload) for _, payload in last) + 1)
+                id_ = await self._write(job, sum(len(payload) for _, payload in last) + 1)
         except BaseException:
             self.abort()
             raise
+        if self._stored is not None:
+            self._stored(id_, built.result())
+        return id_
 
     def _finish_rows(self, raw: bytes, built: concurrent.futures.Future[NewMessage], last: list[Block],
                      conn: sqlite3.Connection) -> str:

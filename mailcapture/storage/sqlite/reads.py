@@ -10,6 +10,7 @@ from typing import Any
 
 from mailcapture.storage.base import MessageDetail, MessageSummary, Page, PartRecord
 from mailcapture.storage.sqlite import rows
+from mailcapture.storage.sqlite.decoded import DECODED
 from mailcapture.storage.sqlite.schema import Tables
 
 ORDER_NEWEST = "ORDER BY m.created DESC, m.pk DESC"
@@ -29,10 +30,15 @@ class PartLocation:
     encoding: str
     start: int  # -1 when the decoded bytes are in part_data
     end: int
+    stored: int = 0  # decoded.ENCODED, DECODED (bytes in part_chunks) or IRREGULAR
 
     @property
     def in_side_table(self) -> bool:
         return self.start < 0
+
+    @property
+    def in_chunks(self) -> bool:
+        return self.stored == DECODED
 
 
 def counters(conn: sqlite3.Connection, t: Tables) -> tuple[int, int]:
@@ -88,7 +94,7 @@ def message_location(conn: sqlite3.Connection, t: Tables, id_: str) -> MessageLo
 
 _PART_SELECT = (
     "SELECT p.part_id, p.kind, p.content_type, p.charset, p.filename, p.content_id, p.disposition, p.size, "
-    "p.md5, p.sha1, p.sha256, p.encoding, p.start_off, p.end_off, m.pk, m.size, m.block_size "
+    "p.md5, p.sha1, p.sha256, p.encoding, p.start_off, p.end_off, m.pk, m.size, m.block_size, p.stored "
     "FROM {parts} p JOIN {messages} m ON m.pk = p.message "
 )
 
@@ -96,9 +102,10 @@ _PART_SELECT = (
 def _part_location(row: tuple[Any, ...] | None) -> PartLocation | None:
     if row is None:
         return None
-    encoding, start, end, pk, size, block_size = row[11:17]
+    encoding, start, end, pk, size, block_size, stored = row[11:18]
     return PartLocation(
         rows.part_record(row), MessageLocation(pk, size, block_size), str(encoding), int(start), int(end),
+        int(stored),
     )
 
 
@@ -118,6 +125,15 @@ def part_data(conn: sqlite3.Connection, t: Tables, pk: int, part_id: str) -> tup
         f"SELECT compressed, data FROM {t.part_data} WHERE message = ? AND part_id = ?", (pk, part_id)
     ).fetchone()
     return None if row is None else (row[0], row[1])
+
+
+def chunk_rows(conn: sqlite3.Connection, t: Tables, pk: int, part_id: str, first: int, limit: int
+               ) -> list[tuple[int, bytes]]:
+    """``(compressed, data)`` of up to ``limit`` decoded chunks of a part from chunk ``first``, in order."""
+    return conn.execute(
+        f"SELECT compressed, data FROM {t.part_chunks} WHERE message = ? AND part_id = ? AND seq >= ? "
+        "ORDER BY seq LIMIT ?", (pk, part_id, first, limit),
+    ).fetchall()
 
 
 def tag_names(conn: sqlite3.Connection, t: Tables) -> list[str]:

@@ -52,6 +52,10 @@ class Tables:
         return f"{self.prefix}part_data"
 
     @property
+    def part_chunks(self) -> str:
+        return f"{self.prefix}part_chunks"
+
+    @property
     def tags(self) -> str:
         return f"{self.prefix}tags"
 

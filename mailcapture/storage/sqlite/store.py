@@ -21,7 +21,7 @@ from mailcapture.errors import BadRequest, StorageError
 from mailcapture.memory import release_free_memory
 from mailcapture.search import Query
 from mailcapture.storage.base import Intake, MessageDetail, NewMessage, Page, PartRecord, Stats, Store
-from mailcapture.storage.sqlite import blocks, checkpoint, checksums, direct, reads, stream, writes
+from mailcapture.storage.sqlite import blocks, checkpoint, checksums, compaction, decoded, direct, reads, stream, writes
 from mailcapture.storage.sqlite.connections import open_checkpointer, open_reader, open_writer
 from mailcapture.storage.sqlite.intake import BlockIntake
 from mailcapture.storage.sqlite.prepare import prepare
@@ -39,12 +39,14 @@ VACUUM_CHECKPOINT_TRIES = 100
 SMALL_BLOB_BYTES = stream.PIECE
 RELEASE_MEMORY_AFTER_BYTES = 8 * 1024 * 1024  # a commit this big is followed by malloc_trim
 PREPARING_AT_ONCE = 8  # messages being compressed at the same time (bounds memory)
+COMPACT_BACKLOG = 256  # messages waiting for compaction; beyond, a sweep finds them later
+_SWEEP = ""  # in the compaction queue: look for messages with parts never looked at
 T = TypeVar("T")
 
 
 class SQLiteStore(Store):
     def __init__(self, path: str, *, compression: int = 1, wal: bool = True, tenant_id: str = "",
-                 readers: int = READERS, block_size: int = blocks.BLOCK_SIZE) -> None:
+                 readers: int = READERS, block_size: int = blocks.BLOCK_SIZE, decode_parts: bool = True) -> None:
         if not path or path == ":memory:" or path.startswith("file:"):
             raise ValueError("SQLiteStore needs a database file path (several connections share it)")
         if not 0 <= compression <= blocks.MAX_LEVEL:
@@ -63,6 +65,10 @@ class SQLiteStore(Store):
         self._cleanups: set[asyncio.Future[int]] = set()  # bounded by the intakes aborted at once
         self._compress_pool: ThreadPoolExecutor | None = None
         self._preparing: asyncio.Semaphore | None = None
+        self.decode_parts = decode_parts  # keep big base64 parts decoded (decoded.py, compaction.py)
+        self._compact_queue: asyncio.Queue[str] | None = None
+        self._compactor: asyncio.Task[None] | None = None
+        self._compact_pool: ThreadPoolExecutor | None = None
         self._open = False
 
     # ---------------------------------------------------------------- life cycle
@@ -86,6 +92,9 @@ class SQLiteStore(Store):
             orphans = await self._writer.submit(lambda conn: writes.delete_orphan_blocks(conn, self.tables))
             if orphans:
                 log.info("deleted %d raw block(s) of messages that never completed", orphans)
+            chunks = await self._writer.submit(lambda conn: compaction.delete_orphan_chunks(conn, self.tables))
+            if chunks:
+                log.info("deleted %d decoded chunk(s) of a compaction that stopped midway", chunks)
             await self._readers.start()
         except BaseException:
             await self._writer.close()
@@ -95,11 +104,23 @@ class SQLiteStore(Store):
         self._compress_pool = ThreadPoolExecutor(COMPRESS_THREADS, thread_name_prefix="sqlite-compress")
         self._preparing = asyncio.Semaphore(PREPARING_AT_ONCE)
         self._open = True
+        if self.decode_parts:
+            self._compact_pool = ThreadPoolExecutor(1, thread_name_prefix="sqlite-compact")
+            self._compact_queue = asyncio.Queue(COMPACT_BACKLOG)
+            self._compact_queue.put_nowait(_SWEEP)  # messages stored before, or missed when stopped
+            self._compactor = asyncio.ensure_future(self._compact_loop())
 
     async def close(self) -> None:
         if not self._open:
             return
         self._open = False
+        if self._compactor is not None:
+            self._compactor.cancel()
+            await asyncio.gather(self._compactor, return_exceptions=True)
+            self._compactor = self._compact_queue = None
+        if self._compact_pool is not None:
+            await asyncio.to_thread(self._compact_pool.shutdown, True)
+            self._compact_pool = None
         if self._cleanups:
             await asyncio.gather(*self._cleanups, return_exceptions=True)
         # readers and the checkpoint thread first: the writer's connection, closed last, checkpoints
@@ -148,15 +169,91 @@ class SQLiteStore(Store):
         assert self._preparing is not None and self._compress_pool is not None
         async with self._preparing:
             prepared = await prepare(message, self.compression, self._compress_pool, self._block_size)
-        return await self._write(partial(writes.insert_message, t=self.tables, p=prepared),
-                                 len(prepared.message.raw))
+        id_ = await self._write(partial(writes.insert_message, t=self.tables, p=prepared), len(prepared.message.raw))
+        self._stored(id_, message)
+        return id_
 
     def intake(self) -> Intake:
         """Compresses each block as soon as it has arrived (see ``intake.py``)."""
         self._check_open()
         assert self._compress_pool is not None
         return BlockIntake(self._write, self._cleanup_blocks, self.tables, self.compression,
-                           self._compress_pool, self._block_size)
+                           self._compress_pool, self._block_size, self._stored)
+
+    # ---------------------------------------------------------------- compaction (decoded.py)
+
+    def _stored(self, id_: str, message: NewMessage) -> None:
+        """A message was committed: queue it for compaction when it has big base64 parts."""
+        queue = self._compact_queue
+        if queue is None or not any(p.data is None and p.record.size >= decoded.MIN_PART
+                                    and p.encoding.strip().lower() == "base64" for p in message.parts):
+            return
+        try:
+            queue.put_nowait(id_)
+        except asyncio.QueueFull:
+            pass  # the sweep queued when the backlog empties finds it
+
+    async def settle(self) -> None:
+        """Wait until every message queued for compaction is done (tests, benchmarks)."""
+        if self._compact_queue is not None:
+            await self._compact_queue.join()
+
+    async def _compact_loop(self) -> None:
+        queue = self._compact_queue
+        assert queue is not None
+        full = False
+        while True:
+            id_ = await queue.get()
+            try:
+                if id_ == _SWEEP:
+                    found = await self._read(partial(compaction.waiting, t=self.tables))
+                    for waiting_id in found:
+                        await self._compact(waiting_id)
+                    if len(found) == compaction.SWEEP_BATCH:
+                        queue.put_nowait(_SWEEP) if not queue.full() else None
+                else:
+                    full = full or queue.full()
+                    await self._compact(id_)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the message stays as it is: still correct, read the slower way
+                log.warning("keeping the parts of message %s decoded failed: %s", id_ or "(sweep)", exc)
+            finally:
+                queue.task_done()
+            if full and queue.empty():
+                full = False
+                queue.put_nowait(_SWEEP)
+
+    async def _compact(self, id_: str) -> None:
+        plan = await self._read(partial(compaction.plan, t=self.tables, id_=id_))
+        if plan is None:
+            return
+        loop = asyncio.get_running_loop()
+        pk = plan.message.pk
+
+        def write(part_id: str, first: int, chunks: list[compaction.Chunk]) -> bool:
+            """From the compaction thread: one batch of chunks, committed before it returns."""
+            job = partial(compaction.insert_chunks, t=self.tables, pk=pk, part_id=part_id, first=first, chunks=chunks)
+            return asyncio.run_coroutine_threadsafe(self._write(job, sum(len(c) for _, c in chunks)), loop).result()
+
+        done: list[tuple[compaction.Candidate, decoded.Layout]] = []
+        irregular: list[str] = []
+        try:
+            for cand in plan.candidates:
+                layout = await loop.run_in_executor(
+                    self._compact_pool, compaction.decode_part, self._readers.borrow, self.tables, plan.message, cand,
+                    self.compression, write)
+                if layout is None:
+                    irregular.append(cand.part_id)
+                else:
+                    done.append((cand, layout))
+            derived = await loop.run_in_executor(
+                self._compact_pool, compaction.derive_blocks, self._readers.borrow, self.tables, plan.message, done,
+                self.compression) if done else []
+        except compaction.Gone:
+            return
+        await self._write(partial(compaction.switch, t=self.tables, pk=pk, decoded_parts=[c.part_id for c, _ in done],
+                                  irregular=irregular, derived=derived), sum(len(p) for _, p in derived))
 
     def _cleanup_blocks(self, pk: Callable[[], int | None]) -> None:
         """Delete the committed blocks of an aborted intake (a writer job; nothing waits for it)."""
@@ -264,7 +361,8 @@ class SQLiteStore(Store):
             loc = reads.blob_location(conn, self.tables, sha256)
             if loc is None:
                 return None
-            small = not loc.in_side_table and loc.end - loc.start <= SMALL_BLOB_BYTES
+            small = (loc.record.size <= SMALL_BLOB_BYTES if loc.in_chunks
+                     else not loc.in_side_table and loc.end - loc.start <= SMALL_BLOB_BYTES)
             return loc, stream.part_bytes(conn, self.tables, loc) if small else None
 
         found = await self._read(read)

@@ -114,6 +114,8 @@ def encoded_range(borrow: Callable[[], AbstractContextManager[sqlite3.Connection
     for seq in blocks.block_span(message.block_size, start, end):
         with borrow() as conn:
             row = _block_row(conn, t, message.pk, seq)
+            if row is not None:
+                row = blocks.block_bytes(conn, t, message.pk, *row)
         if row is None:
             raise StorageError("the message was deleted while its part was being read")
         base = seq * message.block_size
@@ -152,6 +154,10 @@ async def decoded_chunks(pool: ReaderPool, t: Tables, loc: reads.PartLocation) -
         for offset in range(0, len(data), SIDE_DATA_CHUNK):
             yield view[offset : offset + SIDE_DATA_CHUNK].tobytes()
         return
+    if loc.in_chunks:
+        async for chunk in _decoded_part(pool, t, loc):
+            yield chunk
+        return
     decoder: Iterator[bytes] = iter(mime.iter_decode(encoded_chunks(pool, t, loc), loc.encoding))
     pending: asyncio.Future[tuple[list[bytes], bool]] | None = None
     try:
@@ -175,6 +181,40 @@ async def decoded_chunks(pool: ReaderPool, t: Tables, loc: reads.PartLocation) -
                 close()
 
 
+async def _decoded_part(pool: ReaderPool, t: Tables, loc: reads.PartLocation) -> AsyncIterator[bytes]:
+    """A part kept decoded: its chunks, one reader call each (the next read while this one is sent)."""
+    pending: asyncio.Future[bytes | None] | None = asyncio.ensure_future(pool.call(_chunk, pool, t, loc, 0))
+    seq, total = 0, 0
+    try:
+        while pending is not None:
+            data = await pending
+            if data is None:
+                break
+            seq += 1
+            total += len(data)
+            pending = asyncio.ensure_future(pool.call(_chunk, pool, t, loc, seq)) if total < loc.record.size else None
+            yield data
+    finally:
+        if pending is not None and not pending.done():
+            pending.cancel()
+    if total != loc.record.size:
+        raise StorageError(f"part {loc.record.part_id} has {total} decoded bytes, {loc.record.size} recorded")
+
+
+def _chunk(pool: ReaderPool, t: Tables, loc: reads.PartLocation, seq: int) -> bytes | None:
+    with pool.borrow() as conn:
+        found = reads.chunk_rows(conn, t, loc.message.pk, loc.record.part_id, seq, 1)
+    return blocks.decompress(*found[0]) if found else None
+
+
+def chunked_bytes(conn: sqlite3.Connection, t: Tables, loc: reads.PartLocation) -> bytes:
+    rows = reads.chunk_rows(conn, t, loc.message.pk, loc.record.part_id, 0, -1)
+    data = b"".join(blocks.decompress(flag, payload) for flag, payload in rows)
+    if len(data) != loc.record.size:
+        raise StorageError(f"part {loc.record.part_id} has {len(data)} decoded bytes, {loc.record.size} recorded")
+    return data
+
+
 def side_data(conn: sqlite3.Connection, t: Tables, loc: reads.PartLocation) -> bytes:
     found = reads.part_data(conn, t, loc.message.pk, loc.record.part_id)
     if found is None:
@@ -186,5 +226,7 @@ def part_bytes(conn: sqlite3.Connection, t: Tables, loc: reads.PartLocation) -> 
     """All of a part's decoded bytes: only the blocks covering it are read and decompressed."""
     if loc.in_side_table:
         return side_data(conn, t, loc)
+    if loc.in_chunks:
+        return chunked_bytes(conn, t, loc)
     encoded = blocks.read_range(conn, t, loc.message.pk, loc.message.block_size, loc.message.size, loc.start, loc.end)
     return mime.decode(encoded, loc.encoding)
