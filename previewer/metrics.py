@@ -27,6 +27,9 @@ class Metrics:
                               "memory (read whole first), file (spooled to a temp file first) or direct (the "
                               "worker read it from the capture store's file itself)",
                               ["how"], registry=r)
+        self.decoded_inputs = Counter("previewer_decoded_inputs",
+                                      "Direct reads of parts the capture store keeps decoded: the worker read "
+                                      "their bytes as they are (no base64, no zstd)", registry=r)
         self.requeued = Counter("previewer_requeued",
                                 "Direct-read jobs a worker sent to another queue: the declared type was wrong",
                                 ["from_queue", "to_queue"], registry=r)

@@ -229,6 +229,8 @@ class Previewer:
         job_store = {**store, "span": span.to_dict(), "stream": stream, "spool": spool, "sniff": confirm,
                      "declared": located.record.content_type}
         self.metrics.inputs.labels("direct").inc()
+        if span.in_chunks:
+            self.metrics.decoded_inputs.inc()
         return await self._run_job(Job(sniffed.fmt, size, b"", None, span.size, self._future(), store=job_store),
                                    sniffed.queue, background)
 

@@ -153,7 +153,8 @@ def _inputs_line(out: dict[str, Any]) -> str:
     extra = out.get("previewer_env") or {}
     env = f" Previewer environment: {extra}." if extra else ""
     return (f"Inputs handed to workers, by path (`previewer_inputs_total`; direct = read by the worker from the "
-            f"capture store's file, streamed/memory/file = over HTTP): {text}.{env}")
+            f"capture store's file, of which kept decoded = parts the store keeps decoded, read as they are; "
+            f"streamed/memory/file = over HTTP): {text}.{env}")
 
 
 def render(out: dict[str, Any]) -> str:

@@ -208,6 +208,8 @@ async def main_async(cfg: Config, workdir: Path) -> dict[str, Any]:
     try:
         mails = stack.deliver(capture, everything, "previewer benchmark")
         stack.preview_ids(capture, everything)
+        waited = stack.wait_decoded(workdir)
+        log(f"the capture store keeps every big base64 input decoded ({waited:.1f} s after delivery)")
         log(f"{len(everything)} inputs delivered in {mails} mails; preview ids verified")
         previewers = {}
         prev_services: dict[str, stack.Service] = {}
@@ -236,6 +238,9 @@ async def main_async(cfg: Config, workdir: Path) -> dict[str, Any]:
             # HTTP ("streamed", "memory", "file").
             out["inputs_by_how"] = {f"previewer_w{w}": await lg.counter_values(http, url, "previewer_inputs", "how")
                                     for w, url in previewers.items()}
+            for w, url in previewers.items():  # of the direct ones, read as kept decoded by the capture store
+                kept = await lg.counter_values(http, url, "previewer_decoded_inputs", "")
+                out["inputs_by_how"][f"previewer_w{w}"]["of which kept decoded"] = sum(kept.values())
         out["comparison_rounds"] = rounds
         out["comparison"] = compare.summarise(rounds, list(inputs), list(previewers), cfg.plan.clients)
         out["isolation"] = {}

@@ -5,11 +5,13 @@ inputs and the lookup of their preview ids through ``/api/v1/message/{ID}``. Eve
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import signal
 import smtplib
+import sqlite3
 import subprocess
 import threading
 import time
@@ -20,8 +22,9 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import psutil
-
 from gen_inputs import Input
+
+from mailcapture.storage.sqlite import decoded
 
 HOST = "127.0.0.1"
 REPO = Path(__file__).resolve().parents[2]
@@ -204,6 +207,25 @@ def deliver(capture: Capture, inputs: list[Input], subject: str) -> int:
 def _get_json(url: str) -> dict[str, object]:
     with urllib.request.urlopen(url, timeout=30) as resp:
         return json.loads(resp.read())  # type: ignore[no-any-return]
+
+
+def wait_decoded(workdir: Path, timeout: float = 300.0) -> float:
+    """Wait until the capture service has kept every big base64 part decoded (it does so after each 250,
+    in the background: ``mailcapture.storage.sqlite.compaction``); returns the seconds waited."""
+    started = time.monotonic()
+    files = sorted((workdir / "data").glob("*.db"))
+    if not files:
+        raise StackError(f"no database file in {workdir / 'data'}")
+    query = (f"SELECT count(*) FROM parts WHERE stored = {decoded.ENCODED} AND lower(encoding) = 'base64' "
+             f"AND start_off >= 0 AND size >= {decoded.MIN_PART}")
+    while True:
+        with contextlib.closing(sqlite3.connect(f"file:{files[0]}?mode=ro", uri=True)) as conn:
+            left = conn.execute(query).fetchone()[0]
+        if not left:
+            return time.monotonic() - started
+        if time.monotonic() - started > timeout:
+            raise StackError(f"{left} parts still not kept decoded after {timeout:.0f} s")
+        time.sleep(0.2)
 
 
 def preview_ids(capture: Capture, expected: list[Input]) -> dict[str, str]:

@@ -65,6 +65,15 @@ def load_renderer(queue: str, original_size_limit: int) -> Renderer:
     raise SystemExit(f"unknown queue {queue!r}")
 
 
+def load_upkeep(queue: str) -> Callable[[], object] | None:
+    """What a worker of this queue does between tasks, after each reply (MuPDF's store for documents)."""
+    if queue != "document":
+        return None
+    from previewer.worker import documents
+
+    return documents.store.after_document
+
+
 def priority() -> str:
     """How this process is scheduled: "idle" (SCHED_IDLE) or "nice N"."""
     try:
@@ -128,6 +137,7 @@ def serve(inp: BinaryIO, out: BinaryIO, queue: str, config: dict[str, object]) -
     test_hooks = bool(config.get("test_hooks"))
     started = time.perf_counter()
     render = load_renderer(queue, limit)
+    upkeep = load_upkeep(queue)
     je = jemalloc.info()
     ready = {"ready": True, "pid": os.getpid(), "queue": queue, "startup": time.perf_counter() - started,
              "modules": [m for m in HEAVY_MODULES if m in sys.modules], "jemalloc": je.active,
@@ -164,6 +174,8 @@ def serve(inp: BinaryIO, out: BinaryIO, queue: str, config: dict[str, object]) -
         reply["rss"] = rss_bytes()
         out.write(encode(reply, data))
         out.flush()
+        if upkeep is not None:  # after the reply: not part of the task's time
+            upkeep()
         del payload, data, source, streamed
 
 
