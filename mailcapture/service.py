@@ -36,7 +36,7 @@ def open_store(settings: Settings) -> Store:
     os.makedirs(settings.data_dir, exist_ok=True)
     path = os.path.join(settings.data_dir, settings.db_file)
     return SQLiteStore(path, compression=settings.compression, wal=not settings.disable_wal,
-                       tenant_id=settings.tenant_id)
+                       tenant_id=settings.tenant_id, decode_parts=settings.decode_parts)
 
 
 class IntakeSink:

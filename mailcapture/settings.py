@@ -31,6 +31,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("compression", "MAILCAPTURE_COMPRESSION", "1",
             "zstd level for stored raw messages: 0 = off, 1 (fast) to 3 (smaller). Changing it never "
             "rewrites stored messages.", parse_int(0, 3)),
+    Setting("decode_parts", "MAILCAPTURE_DECODE_PARTS", "true",
+            "Keep big base64 attachments decoded (after the 250, in the background): downloads and previews "
+            "then read them as they are; /raw still returns the exact bytes received (the base64 is rebuilt). "
+            "'false' leaves new messages as received.", parse_bool),
     Setting("disable_wal", "MAILCAPTURE_DISABLE_WAL", "false",
             "Turn SQLite's write-ahead log off (use on network file systems such as NFS).", parse_bool),
     Setting("tenant_id", "MAILCAPTURE_TENANT_ID", "",

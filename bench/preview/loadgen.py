@@ -113,7 +113,7 @@ async def concurrent(http: aiohttp.ClientSession, client_urls: Sequence[Sequence
     return Throughput(len(client_urls), per_client * len(client_urls), time.perf_counter() - started, latencies)
 
 
-_SAMPLE = re.compile(r'^(\w+)\{([^}]*)\}\s+([0-9.eE+-]+)$')
+_SAMPLE = re.compile(r'^(\w+)(?:\{([^}]*)\})?\s+([0-9.eE+-]+)$')
 
 
 async def _samples(http: aiohttp.ClientSession, base: str) -> list[tuple[str, dict[str, str], float]]:
@@ -124,7 +124,7 @@ async def _samples(http: aiohttp.ClientSession, base: str) -> list[tuple[str, di
     for line in text.splitlines():
         match = _SAMPLE.match(line)
         if match:
-            labels = {k: v.strip('"') for k, v in (kv.split("=", 1) for kv in match.group(2).split(",") if "=" in kv)}
+            labels = {k: v.strip('"') for k, v in (kv.split("=", 1) for kv in (match.group(2) or "").split(",") if "=" in kv)}
             out.append((match.group(1), labels, float(match.group(3))))
     return out
 

@@ -208,7 +208,7 @@ async def main_async(cfg: Config, workdir: Path) -> dict[str, Any]:
     try:
         mails = stack.deliver(capture, everything, "previewer benchmark")
         stack.preview_ids(capture, everything)
-        waited = stack.wait_decoded(workdir)
+        waited = stack.wait_decoded(workdir / "capture")
         log(f"the capture store keeps every big base64 input decoded ({waited:.1f} s after delivery)")
         log(f"{len(everything)} inputs delivered in {mails} mails; preview ids verified")
         previewers = {}

@@ -210,7 +210,7 @@ def _get_json(url: str) -> dict[str, object]:
 
 
 def wait_decoded(workdir: Path, timeout: float = 300.0) -> float:
-    """Wait until the capture service has kept every big base64 part decoded (it does so after each 250,
+    """Wait until the capture service started in ``workdir`` has kept every big base64 part decoded (it does so after each 250,
     in the background: ``mailcapture.storage.sqlite.compaction``); returns the seconds waited."""
     started = time.monotonic()
     files = sorted((workdir / "data").glob("*.db"))

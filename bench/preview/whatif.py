@@ -79,7 +79,7 @@ async def main_async(workdir: Path, previews: int, baseline: str) -> dict[str, A
         everything = [i for v in inputs.values() for i in v] + backlog
         stack.deliver(capture, everything, "previewer what-if")
         stack.preview_ids(capture, everything)
-        stack.wait_decoded(workdir)
+        stack.wait_decoded(workdir / "capture")
         root = export(baseline, workdir / "baseline")
         env = {"PYTHONPATH": os.pathsep.join(p for p in (str(root), os.environ.get("PYTHONPATH", "")) if p)}
         return {"baseline": await measure(capture, workdir / "a", inputs, backlog, previews, env),
