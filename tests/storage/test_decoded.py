@@ -11,6 +11,7 @@ import sqlite3
 import pytest
 
 from mailcapture.storage.sqlite import SQLiteStore, compaction, decoded, direct
+from mailcapture.storage.sqlite import store as store_module
 from mailcapture.storage.sqlite.decoded import DECODED, DERIVED, ENCODED, IRREGULAR
 
 from .builders import Body, Inspect, Spec, attachment, build
@@ -20,6 +21,7 @@ BLOCK = 64 * 1024  # small blocks: every part spans several, some share one
 
 @pytest.fixture(autouse=True)
 def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(store_module, "COMPACT_QUIET_S", 0.0)
     monkeypatch.setattr(decoded, "CHUNK", 50_000)  # several chunks per part
     monkeypatch.setattr(decoded, "MIN_PART", 10_000)
     monkeypatch.setattr(compaction, "_CANDIDATES", compaction._CANDIDATES.replace(str(64 * 1024), "10000"))
@@ -215,3 +217,42 @@ def test_a_damaged_derived_block_is_a_storage_error() -> None:
         decoded.unpack(b"\x02\x00\x00\x00[]extra")
 
 
+
+
+async def test_compaction_waits_for_a_quiet_moment(db_path: str, inspect_db: Inspect,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+    monkeypatch.setattr(store_module, "COMPACT_QUIET_S", 0.4)
+    store = SQLiteStore(db_path, compression=1, block_size=BLOCK)
+    await store.open()
+    try:
+        for n in range(3):
+            await store.add(build(Spec(message_id=f"{n}@x", bodies=[attachment(os.urandom(100_000))])))
+            await asyncio.sleep(0.15)
+            assert inspect_db("SELECT count(*) FROM part_chunks") == [(0,)]  # still receiving
+        await store.settle()
+        assert inspect_db("SELECT count(*) FROM parts WHERE stored = 1") == [(3,)]
+    finally:
+        await store.close()
+
+
+async def test_a_compaction_that_fails_leaves_the_message_readable_and_is_not_retried(
+        db_path: str, inspect_db: Inspect, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: object) -> None:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(compaction, "derive_blocks", broken)
+    payload = os.urandom(100_000)
+    message = build(Spec(bodies=[attachment(payload)]))
+    store = SQLiteStore(db_path, compression=1, block_size=BLOCK)
+    await store.open()
+    try:
+        id_ = await store.add(message)
+        await store.settle()
+        assert inspect_db("SELECT stored FROM parts WHERE part_id = '2'") == [(IRREGULAR,)]
+        assert inspect_db("SELECT count(*) FROM part_chunks") == [(0,)]
+        assert await store.raw(id_) == message.raw
+        found = await store.part(id_, "2")
+        assert found is not None and found[1] == payload
+    finally:
+        await store.close()

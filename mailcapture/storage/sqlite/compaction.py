@@ -218,6 +218,15 @@ def switch(conn: sqlite3.Connection, t: Tables, pk: int, decoded_parts: list[str
     return True
 
 
+def give_up(conn: sqlite3.Connection, t: Tables, id_: str) -> None:
+    """After an unexpected failure: the message's parts not yet looked at stay encoded, for good."""
+    row = conn.execute(f"SELECT pk FROM {t.messages} WHERE id = ?", (id_,)).fetchone()
+    if row is None:
+        return
+    parts = [r[0] for r in conn.execute(f"SELECT part_id FROM {t.parts} WHERE message = ? AND {_CANDIDATES}", row)]
+    switch(conn, t, row[0], [], parts, [])
+
+
 def delete_orphan_chunks(conn: sqlite3.Connection, t: Tables) -> int:
     """Chunks of parts not marked decoded: a compaction that stopped midway (only when none runs)."""
     return conn.execute(
