@@ -224,3 +224,55 @@ def test_the_first_previews_arriving_together_all_read_directly(capture_factory,
         assert inputs_by_how(previewer) == {"direct": 4}
     finally:
         previewer.stop()
+
+
+def decoded_inputs(previewer: PreviewerProcess) -> float:
+    _, _, body = get(previewer.url + "/metrics")
+    found = re.search(r"^previewer_decoded_inputs_total (\S+)$", body.decode(), re.M)
+    return float(found.group(1)) if found else 0.0
+
+
+def wait_kept_decoded(capture: CaptureProcess, count: int, timeout: float = 20.0) -> None:
+    """Until ``count`` parts of the capture store are kept decoded (its compaction runs after the 250)."""
+    import sqlite3
+
+    deadline = time.monotonic() + timeout
+    (db,) = capture.data_dir.glob("*.db")
+    while True:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+            done = conn.execute("SELECT count(*) FROM parts WHERE stored = 1").fetchone()[0]
+        if done >= count or time.monotonic() > deadline:
+            assert done == count
+            return
+        time.sleep(0.1)
+
+
+def test_parts_kept_decoded_are_read_as_they_are_and_preview_the_same(capture_factory, tmp_path: Path) -> None:
+    capture = capture_factory(MAILCAPTURE_PREVIEWER_URL="")
+    direct = start(capture, tmp_path / "direct")
+    http = start(capture, tmp_path / "http", PREVIEWER_DIRECT_READ="off")
+    try:
+        files = {name: (main, sub, make()) for name, (main, sub, make) in FILES.items()}
+        send(capture, files)
+        wait_kept_decoded(capture, sum(len(data) >= 64 * 1024 for _, _, data in files.values()))
+        ids = preview_ids(capture)
+        for name, blob_id in ids.items():
+            a = get(f"{direct.url}/preview/{blob_id}?size=128")
+            b = get(f"{http.url}/preview/{blob_id}?size=128")
+            assert a[0] == b[0] == 200 and a[2] == b[2], name
+        assert decoded_inputs(direct) == sum(len(data) >= 64 * 1024 for _, _, data in files.values()) > 0
+        (summary,) = capture.json("GET", "/api/v1/messages")["messages"]
+        detail = capture.json("GET", f"/api/v1/message/{summary['ID']}")
+        for part in detail["Attachments"] + detail["Inline"]:
+            status, _, body = get(f"{capture.base}/api/v1/message/{summary['ID']}/part/{part['PartID']}")
+            assert status == 200 and body == files[part["FileName"]][2], part["FileName"]
+        status, _, raw = get(f"{capture.base}/api/v1/message/{summary['ID']}/raw")
+        assert status == 200
+        import email
+        import email.policy
+        parsed = email.message_from_bytes(raw, policy=email.policy.default)
+        found = {p.get_filename(): p.get_content() for p in parsed.iter_attachments()}
+        assert found == {name: data for name, (_, _, data) in files.items()}
+    finally:
+        direct.stop()
+        http.stop()
