@@ -183,8 +183,7 @@ async def test_a_message_deleted_meanwhile_leaves_no_chunks(db_path: str, inspec
         await store.close()
 
 
-async def test_chunks_of_a_compaction_that_stopped_midway_are_deleted_on_open(db_path: str,
-                                                                             inspect_db: Inspect) -> None:
+async def test_chunks_of_a_message_that_is_gone_are_deleted_on_open(db_path: str, inspect_db: Inspect) -> None:
     store = SQLiteStore(db_path, compression=1, block_size=BLOCK, decode_parts=False)
     await store.open()
     try:
@@ -192,11 +191,67 @@ async def test_chunks_of_a_compaction_that_stopped_midway_are_deleted_on_open(db
     finally:
         await store.close()
     with sqlite3.connect(db_path) as conn:
-        conn.execute("INSERT INTO part_chunks VALUES (1, '2', 0, 0, x'00')")
+        conn.execute("INSERT INTO part_chunks VALUES (99, '2', 0, 0, x'00')")
     store = SQLiteStore(db_path, compression=1, block_size=BLOCK, decode_parts=False)
     await store.open()
     await store.close()
     assert inspect_db("SELECT count(*) FROM part_chunks") == [(0,)]
+
+
+async def test_a_compaction_cut_short_is_finished_by_the_next_sweep(db_path: str, inspect_db: Inspect,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    payload = os.urandom(300_000)
+    message = build(Spec(bodies=[attachment(payload)]))
+    monkeypatch.setattr(compaction, "BATCH_BYTES", 1)  # a batch per block
+    monkeypatch.setattr(compaction, "finish", lambda *args, **kwargs: None)  # "crash" before the last job
+    store = SQLiteStore(db_path, compression=1, block_size=BLOCK)
+    await store.open()
+    try:
+        id_ = await store.add(message)
+        await store.settle()
+    finally:
+        await store.close()
+    assert inspect_db("SELECT stored FROM parts WHERE part_id = '2'") == [(ENCODED,)]
+    chunks = inspect_db("SELECT count(*) FROM part_chunks")[0][0]
+    assert chunks > 1 and DERIVED in [r[0] for r in inspect_db("SELECT compressed FROM raw_blocks")]
+    monkeypatch.undo()
+    monkeypatch.setattr(store_module, "COMPACT_QUIET_S", 0.0)
+    monkeypatch.setattr(decoded, "CHUNK", 50_000)
+    store = SQLiteStore(db_path, compression=1, block_size=BLOCK)
+    await store.open()
+    try:
+        assert await store.raw(id_) == message.raw  # half converted: still exact
+        await store.settle()
+        assert inspect_db("SELECT stored FROM parts WHERE part_id = '2'") == [(DECODED,)]
+        assert inspect_db("SELECT count(*) FROM part_chunks")[0][0] == chunks
+        assert await store.raw(id_) == message.raw
+        found = await store.part(id_, "2")
+        assert found is not None and found[1] == payload
+    finally:
+        await store.close()
+
+
+async def test_the_file_never_holds_both_forms(db_path: str, inspect_db: Inspect) -> None:
+    """The pages the base64 blocks free are reused for the chunks in the same transaction."""
+    store = SQLiteStore(db_path, compression=0, block_size=BLOCK, decode_parts=False)
+    await store.open()
+    try:
+        id_ = await store.add(build(Spec(bodies=[attachment(os.urandom(2_000_000))])))
+    finally:
+        await store.close()
+    before = os.path.getsize(db_path)
+    store = SQLiteStore(db_path, compression=0, block_size=BLOCK)
+    await store.open()
+    try:
+        await store.settle()
+        assert inspect_db("SELECT stored FROM parts WHERE part_id = '2'") == [(DECODED,)]
+        pages = inspect_db("PRAGMA page_count")[0][0] * inspect_db("PRAGMA page_size")[0][0]
+        free = inspect_db("PRAGMA freelist_count")[0][0] * inspect_db("PRAGMA page_size")[0][0]
+        assert pages <= before * 1.02, (pages, before)
+        assert pages - free < 0.8 * before  # what is in use: the decoded bytes, 3/4 of their base64
+        assert await store.raw(id_) is not None
+    finally:
+        await store.close()
 
 
 def test_layouts_are_guessed_only_for_regular_base64() -> None:
@@ -241,7 +296,7 @@ async def test_a_compaction_that_fails_leaves_the_message_readable_and_is_not_re
     def broken(*args: object) -> None:
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(compaction, "derive_blocks", broken)
+    monkeypatch.setattr(compaction, "convert", broken)
     payload = os.urandom(100_000)
     message = build(Spec(bodies=[attachment(payload)]))
     store = SQLiteStore(db_path, compression=1, block_size=BLOCK)

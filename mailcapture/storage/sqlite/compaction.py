@@ -1,12 +1,15 @@
 """Turning a stored message's big base64 parts into decoded chunks and derived blocks (``decoded.py``).
 
-Runs after the message is committed, one message at a time, off the SMTP path: a part is read back
-block by block, decoded a chunk at a time, and each chunk kept only if encoding it again gives exactly
-the bytes received. Chunks go to the writer in batches of about :data:`BATCH_BYTES` (short jobs between
-the SMTP commits); they are invisible until the last job, which in one transaction turns the raw blocks
-the parts covered into derived blocks and marks the parts decoded. A part that is not regular base64 is
-marked so and never looked at again. A message deleted meanwhile stops the work; chunks left by a crash
-(their part not marked decoded) are deleted when the store opens.
+Runs after the message is committed, one message at a time, off the SMTP path, when no mail has come
+for a moment (``store.COMPACT_QUIET_S``). First each big base64 part is checked (:func:`verify_part`):
+read back block by block and decoded a chunk at a time, every chunk encoded again and compared with the
+bytes received; nothing is written. Then the blocks the regular parts touched are turned into derived
+blocks in grid order (:func:`convert`), each batch of about :data:`BATCH_BYTES` written in one short
+writer job together with the chunks its blocks refer to: every committed state reads the same bytes, and
+the pages the old blocks free are reused for the chunks in the same transaction, so the file never holds
+both forms. The last job marks the parts decoded (reads then take their chunks). A part that is not
+regular base64 is marked so and never looked at again. A message deleted meanwhile stops the work; one cut
+short by a crash is finished by the next sweep (its chunks are written again, the same bytes).
 
 Memory: a block, a chunk and its base64, and one batch: a few MiB, whatever the part's size.
 """
@@ -27,8 +30,6 @@ BATCH_BYTES = 4 * 1024 * 1024
 SWEEP_BATCH = 64  # messages found per sweep query
 
 Borrow = Callable[[], AbstractContextManager[sqlite3.Connection]]
-Chunk = tuple[int, bytes | memoryview]  # (compressed flag, payload)
-WriteBatch = Callable[[str, int, list[Chunk]], bool]  # (part_id, first seq, chunks) -> False: message gone
 
 _CANDIDATES = ("lower(encoding) = 'base64' AND stored = {encoded} AND start_off >= 0 AND size >= {min_part}"
                .format(encoded=decoded.ENCODED, min_part=decoded.MIN_PART))
@@ -65,71 +66,99 @@ def waiting(conn: sqlite3.Connection, t: Tables, limit: int = SWEEP_BATCH) -> li
         "ORDER BY m.pk LIMIT ?", (limit,))]
 
 
-def decode_part(borrow: Borrow, t: Tables, message: MessageLocation, cand: Candidate, level: int,
-                write: WriteBatch) -> decoded.Layout | None:
-    """In a worker thread: check the part's base64 and write its chunks. None when it is not regular
-    (some chunks may be written: the last job deletes them); raises _Gone when the message was deleted."""
-    encoded: Iterator[bytes | memoryview] = stream.encoded_range(borrow, t, message, cand.start, cand.end, lazy=True)
+def verify_part(borrow: Borrow, t: Tables, message: MessageLocation, cand: Candidate) -> decoded.Layout | None:
+    """In a worker thread, writing nothing: the part's layout when its base64 is regular, else None.
+    Each chunk's worth of lines is decoded and encoded again; every byte must match."""
+    layout: decoded.Layout | None = None
+    for _, ok in _chunks(borrow, t, message, cand, None):
+        if not ok:
+            return None
+        layout = ok
+    return layout
+
+
+def _chunks(borrow: Borrow, t: Tables, message: MessageLocation, cand: Candidate, layout: decoded.Layout | None
+            ) -> Iterator[tuple[bytes, decoded.Layout | None]]:
+    """``(decoded chunk, layout)`` in order; the layout is None (and the iteration ends) at the first
+    stretch that is not regular. With ``layout`` given (a part verified already), nothing is checked
+    but the chunk sizes."""
+    encoded = stream.encoded_range(borrow, t, message, cand.start, cand.end, lazy=True)
     total = cand.end - cand.start
     buffer = bytearray()
-    for piece in encoded:
-        buffer += piece
-        if len(buffer) >= decoded.MAX_LINE + 2:
-            break
-    layout = decoded.guess_layout(bytes(buffer[: decoded.MAX_LINE + 2]), total, cand.size)
     if layout is None:
-        return None
+        for piece in encoded:
+            buffer += piece
+            if len(buffer) >= decoded.MAX_LINE + 2:
+                break
+        layout = decoded.guess_layout(bytes(buffer[: decoded.MAX_LINE + 2]), total, cand.size)
+        check = True
+    else:
+        check = False
+    if layout is None:
+        yield b"", None
+        return
     full = layout.chunk // layout.per_line * layout.stride  # base64 bytes of one whole chunk
-    consumed = 0  # base64 bytes checked so far
-    seq = 0
-    batch: list[Chunk] = []
-    batch_bytes = 0
+    consumed = 0
 
-    def flush() -> None:
-        nonlocal batch, batch_bytes
-        if batch and not write(cand.part_id, seq - len(batch), batch):
-            raise Gone
-        batch, batch_bytes = [], 0
-
-    def take(text: bytes | bytearray, last: bool) -> bool:
-        nonlocal seq, batch_bytes
+    def take(text: bytes, last: bool) -> bytes | None:
         data = decoded.regular_decode(text)
-        if layout.encode(data, last) != text:
-            return False
-        flag, payload = blocks.compress(data, level, decoded.MIN_SAVING)
-        batch.append((flag, payload))
-        batch_bytes += len(payload)
-        seq += 1
-        if batch_bytes >= BATCH_BYTES:
-            flush()
-        return True
+        if check and layout.encode(data, last) != text:
+            return None
+        if len(data) != (layout.size - consumed // layout.stride * layout.per_line if last else layout.chunk):
+            return None
+        return data
 
-    pieces = iter(encoded)
     while True:
         while consumed + full < total and len(buffer) >= full:  # a whole chunk that is not the last
-            if not take(bytes(buffer[:full]), last=False):
-                return None
+            data = take(bytes(buffer[:full]), last=False)
+            if data is None:
+                yield b"", None
+                return
+            yield data, layout
             del buffer[:full]
             consumed += full
-        piece = next(pieces, None)
+        piece = next(encoded, None)
         if piece is None:
             break
         buffer += piece
-    if consumed + len(buffer) != total or not buffer or not take(bytes(buffer), last=True):
-        return None
-    flush()
-    return layout
+    data = take(bytes(buffer), last=True) if consumed + len(buffer) == total and buffer else None
+    yield (b"", None) if data is None else (data, layout)
 
 
 class Gone(Exception):
     """The message was deleted while its parts were being decoded."""
 
 
-def derive_blocks(borrow: Borrow, t: Tables, message: MessageLocation,
-                  done: list[tuple[Candidate, decoded.Layout]], level: int) -> list[tuple[int, bytes]]:
-    """In a worker thread: the new payload of every raw block the decoded parts' base64 touched."""
+Batch = tuple[list[tuple[int, bytes]], list[tuple[str, int, int, bytes | memoryview]]]  # blocks, chunks
+
+
+def convert(borrow: Borrow, t: Tables, message: MessageLocation, done: list[tuple[Candidate, decoded.Layout]],
+            level: int, write: Callable[[Batch], bool]) -> None:
+    """In a worker thread: turn the blocks the verified parts' base64 touched into derived blocks, in grid
+    order, writing with them the chunks they refer to. Each batch commits blocks and their chunks together,
+    so every committed state reads the same bytes, and the blocks' pages freed in a transaction take that
+    transaction's chunks (the file does not grow by a second copy). Raises Gone when the message was deleted."""
+    makers = {cand.part_id: _made(borrow, t, message, cand, layout, level) for cand, layout in done}
+    written = {cand.part_id: 0 for cand, _ in done}  # chunks put in a batch so far
+    blocks_out: list[tuple[int, bytes]] = []
+    chunks_out: list[tuple[str, int, int, bytes | memoryview]] = []
+    size = 0
+
+    def need(part_id: str, upto: int) -> None:
+        nonlocal size
+        while written[part_id] <= upto:
+            flag, payload = next(makers[part_id])
+            chunks_out.append((part_id, written[part_id], flag, payload))
+            written[part_id] += 1
+            size += len(payload)
+
+    def flush() -> None:
+        nonlocal blocks_out, chunks_out, size
+        if (blocks_out or chunks_out) and not write((blocks_out, chunks_out)):
+            raise Gone
+        blocks_out, chunks_out, size = [], [], 0
+
     seqs = sorted({seq for cand, _ in done for seq in blocks.block_span(message.block_size, cand.start, cand.end)})
-    out: list[tuple[int, bytes]] = []
     for seq in seqs:
         base = seq * message.block_size
         length = min(message.block_size, message.size - base)
@@ -141,8 +170,26 @@ def derive_blocks(borrow: Borrow, t: Tables, message: MessageLocation,
             segments = _segments(conn, t, message.pk, row[0], row[1], length)
         refs = [(max(cand.start, base) - base, min(cand.end, base + length) - base, cand, layout)
                 for cand, layout in done if cand.start < base + length and cand.end > base]
-        out.append((seq, decoded.pack(_overlay(segments, refs, base, level))))
-    return out
+        new = _overlay(segments, refs, base, level)
+        for seg in new:
+            if isinstance(seg, decoded.Reference):
+                last_line = (seg.offset + seg.length - 1) // seg.layout.stride
+                need(seg.part_id, (min((last_line + 1) * seg.layout.per_line, seg.layout.size) - 1) // seg.chunk)
+        blocks_out.append((seq, decoded.pack(new)))
+        size += len(blocks_out[-1][1])
+        if size >= BATCH_BYTES:
+            flush()
+    for cand, layout in done:  # the rest (normally nothing: every chunk is referred to by some block)
+        need(cand.part_id, (layout.size - 1) // layout.chunk)
+    flush()
+
+
+def _made(borrow: Borrow, t: Tables, message: MessageLocation, cand: Candidate, layout: decoded.Layout,
+          level: int) -> Iterator[tuple[int, bytes | memoryview]]:
+    for data, ok in _chunks(borrow, t, message, cand, layout):
+        if ok is None:
+            raise StorageError(f"part {cand.part_id} changed between its check and its conversion")
+        yield blocks.compress(data, level, decoded.MIN_SAVING)
 
 
 def _segments(conn: sqlite3.Connection, t: Tables, pk: int, flag: int, payload: bytes,
@@ -159,9 +206,11 @@ def _segments(conn: sqlite3.Connection, t: Tables, pk: int, flag: int, payload: 
 
 def _overlay(segments: list[decoded.Segment], refs: list[tuple[int, int, Candidate, decoded.Layout]], base: int,
              level: int) -> list[decoded.Segment]:
-    """``segments`` with the ranges ``refs`` cover (always inside literals) replaced by references."""
+    """``segments`` with what ``refs`` cover (offsets within the block) replaced by references, wherever it
+    lies in a literal (a range already referred to stays as it is)."""
     out: list[decoded.Segment] = []
     pos = 0
+    ordered = sorted(refs, key=lambda r: r[0])
     for seg in segments:
         if isinstance(seg, decoded.Reference):
             out.append(seg)
@@ -169,8 +218,9 @@ def _overlay(segments: list[decoded.Segment], refs: list[tuple[int, int, Candida
             continue
         data = memoryview(seg.payload)
         at = 0  # within this literal
-        for lo, hi, cand, layout in sorted(refs, key=lambda r: r[0]):
-            if lo >= pos + seg.length or hi <= pos:
+        for lo, hi, cand, layout in ordered:
+            lo, hi = max(lo, pos + at), min(hi, pos + seg.length)
+            if lo >= hi:
                 continue
             if lo - pos > at:
                 out.append(_literal(data[at : lo - pos], level))
@@ -190,32 +240,26 @@ def _literal(data: memoryview, level: int) -> decoded.Literal:
 # ---------------------------------------------------------------- writer jobs
 
 
-def insert_chunks(conn: sqlite3.Connection, t: Tables, pk: int, part_id: str, first: int,
-                  chunks: list[Chunk]) -> bool:
-    """False (nothing written) when the message is gone; the first batch clears an earlier attempt's chunks."""
+def write_batch(conn: sqlite3.Connection, t: Tables, pk: int, batch: Batch) -> bool:
+    """Derived blocks and the chunks they refer to; False (nothing written) when the message is gone. The
+    blocks go first: the pages they free are reused for the chunks within this transaction."""
     if conn.execute(f"SELECT 1 FROM {t.messages} WHERE pk = ?", (pk,)).fetchone() is None:
         return False
-    if first == 0:
-        conn.execute(f"DELETE FROM {t.part_chunks} WHERE message = ? AND part_id = ?", (pk, part_id))
-    conn.executemany(
-        f"INSERT INTO {t.part_chunks} (message, part_id, seq, compressed, data) VALUES (?, ?, ?, ?, ?)",
-        ((pk, part_id, first + i, flag, payload) for i, (flag, payload) in enumerate(chunks)),
+    derived, chunks = batch
+    conn.executemany(f"UPDATE {t.blocks} SET compressed = ?, data = ? WHERE message = ? AND seq = ?",
+                     ((blocks.DERIVED, payload, pk, seq) for seq, payload in derived))
+    conn.executemany(  # REPLACE: a compaction cut short and done again writes the same chunks
+        f"INSERT OR REPLACE INTO {t.part_chunks} (message, part_id, seq, compressed, data) VALUES (?, ?, ?, ?, ?)",
+        ((pk, part_id, seq, flag, payload) for part_id, seq, flag, payload in chunks),
     )
     return True
 
 
-def switch(conn: sqlite3.Connection, t: Tables, pk: int, decoded_parts: list[str], irregular: list[str],
-           derived: list[tuple[int, bytes]]) -> bool:
-    """The last job: derived blocks in, parts marked. False when the message is gone."""
-    if conn.execute(f"SELECT 1 FROM {t.messages} WHERE pk = ?", (pk,)).fetchone() is None:
-        return False
-    conn.executemany(f"UPDATE {t.blocks} SET compressed = ?, data = ? WHERE message = ? AND seq = ?",
-                     ((blocks.DERIVED, payload, pk, seq) for seq, payload in derived))
+def finish(conn: sqlite3.Connection, t: Tables, pk: int, decoded_parts: list[str], irregular: list[str]) -> None:
+    """The last job: the parts are marked; from now on they are read from their chunks."""
     conn.executemany(f"UPDATE {t.parts} SET stored = ? WHERE message = ? AND part_id = ?",
                      [(decoded.DECODED, pk, p) for p in decoded_parts] +
                      [(decoded.IRREGULAR, pk, p) for p in irregular])
-    conn.executemany(f"DELETE FROM {t.part_chunks} WHERE message = ? AND part_id = ?", ((pk, p) for p in irregular))
-    return True
 
 
 def give_up(conn: sqlite3.Connection, t: Tables, id_: str) -> None:
@@ -224,12 +268,12 @@ def give_up(conn: sqlite3.Connection, t: Tables, id_: str) -> None:
     if row is None:
         return
     parts = [r[0] for r in conn.execute(f"SELECT part_id FROM {t.parts} WHERE message = ? AND {_CANDIDATES}", row)]
-    switch(conn, t, row[0], [], parts, [])
+    finish(conn, t, row[0], [], parts)
 
 
 def delete_orphan_chunks(conn: sqlite3.Connection, t: Tables) -> int:
-    """Chunks of parts not marked decoded: a compaction that stopped midway (only when none runs)."""
+    """Chunks whose message is gone (the trigger deletes them with it; this is only a safety net). Chunks of a
+    part not yet marked decoded stay: derived blocks may refer to them, and the next sweep finishes the part."""
     return conn.execute(
-        f"DELETE FROM {t.part_chunks} WHERE NOT EXISTS (SELECT 1 FROM {t.parts} p WHERE p.message = "
-        f"{t.part_chunks}.message AND p.part_id = {t.part_chunks}.part_id AND p.stored = {decoded.DECODED})"
+        f"DELETE FROM {t.part_chunks} WHERE message NOT IN (SELECT pk FROM {t.messages})"
     ).rowcount

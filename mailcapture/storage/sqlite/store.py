@@ -256,29 +256,30 @@ class SQLiteStore(Store):
         loop = asyncio.get_running_loop()
         pk = plan.message.pk
 
-        def write(part_id: str, first: int, chunks: list[compaction.Chunk]) -> bool:
-            """From the compaction thread: one batch of chunks, committed before it returns."""
-            job = partial(compaction.insert_chunks, t=self.tables, pk=pk, part_id=part_id, first=first, chunks=chunks)
-            return asyncio.run_coroutine_threadsafe(self._write(job, sum(len(c) for _, c in chunks)), loop).result()
+        def write(batch: compaction.Batch) -> bool:
+            """From the compaction thread: one batch, committed before it returns."""
+            job = partial(compaction.write_batch, t=self.tables, pk=pk, batch=batch)
+            size = sum(len(p) for _, p in batch[0]) + sum(len(c[3]) for c in batch[1])
+            return asyncio.run_coroutine_threadsafe(self._write(job, size), loop).result()
 
         done: list[tuple[compaction.Candidate, decoded.Layout]] = []
         irregular: list[str] = []
+        borrow = self._readers.borrow
         try:
             for cand in plan.candidates:
-                layout = await loop.run_in_executor(
-                    self._compact_pool, compaction.decode_part, self._readers.borrow, self.tables, plan.message, cand,
-                    self.compression, write)
+                layout = await loop.run_in_executor(self._compact_pool, compaction.verify_part, borrow, self.tables,
+                                                    plan.message, cand)
                 if layout is None:
                     irregular.append(cand.part_id)
                 else:
                     done.append((cand, layout))
-            derived = await loop.run_in_executor(
-                self._compact_pool, compaction.derive_blocks, self._readers.borrow, self.tables, plan.message, done,
-                self.compression) if done else []
+            if done:
+                await loop.run_in_executor(self._compact_pool, compaction.convert, borrow, self.tables, plan.message,
+                                           done, self.compression, write)
         except compaction.Gone:
             return
-        await self._write(partial(compaction.switch, t=self.tables, pk=pk, decoded_parts=[c.part_id for c, _ in done],
-                                  irregular=irregular, derived=derived), sum(len(p) for _, p in derived))
+        await self._write(partial(compaction.finish, t=self.tables, pk=pk, decoded_parts=[c.part_id for c, _ in done],
+                                  irregular=irregular))
 
     def _cleanup_blocks(self, pk: Callable[[], int | None]) -> None:
         """Delete the committed blocks of an aborted intake (a writer job; nothing waits for it)."""
