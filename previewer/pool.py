@@ -265,14 +265,16 @@ class Lane:
                 outcome = await self._run(i, worker, job)
             finally:
                 self.busy -= 1
-                self.metrics.workers_busy.labels(self.name).set(self.busy)
             elapsed = time.perf_counter() - started
+            await asyncio.sleep(0)  # the waiter answers its client first; the bookkeeping can wait a turn
+            self.metrics.workers_busy.labels(self.name).set(self.busy)
             self.metrics.task_duration.labels(self.name, outcome).observe(elapsed)
             self.metrics.tasks.labels(self.name, outcome).inc()
 
     async def _run(self, i: int, worker: WorkerProcess, job: Job) -> str:
         try:
-            header, data = await asyncio.wait_for(worker.run(job), self.config.timeout)
+            async with asyncio.timeout(self.config.timeout):  # no extra task, unlike wait_for
+                header, data = await worker.run(job)
         except PreviewError as exc:  # the streamed input failed (too large, upstream gone); worker in step
             _fail(job, exc)
             return "error"

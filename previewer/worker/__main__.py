@@ -84,10 +84,16 @@ def priority() -> str:
     return f"nice {os.nice(0)}"
 
 
+_statm: int | None = None  # kept open: opening it again after every task cost ~0.1 ms of the reply
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
 def rss_bytes() -> int:
+    global _statm
     try:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        if _statm is None:
+            _statm = os.open("/proc/self/statm", os.O_RDONLY)
+        return int(os.pread(_statm, 256, 0).split()[1]) * _PAGE
     except (OSError, ValueError, IndexError):
         return 0
 

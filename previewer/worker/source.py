@@ -3,13 +3,12 @@
 The job names the store (file, table prefix) and the part (``Span``); the bytes are decoded here, in
 the worker, so a hung or huge read is bounded by the task timeout and killed with the worker.
 
-- Images (``"stream"``): a part the capture store keeps decoded (``Span.in_chunks``, see
-  ``mailcapture.storage.sqlite.decoded``) is read chunk by chunk, as it is, before the render starts:
-  ~1 ms for a 12 MP JPEG. A part still base64 in the raw message is decompressed and decoded piece
-  by piece by a helper thread while the decoder reads the pieces already there
-  (:class:`DecodingInput`). zstd and Pillow's decoders both run without the GIL, so on two cores that
-  read costs the render little time (a 12 MP JPEG: ~6 ms of decoding, overlapped with ~29 ms of
-  rendering), but all of its CPU.
+- Images (``"stream"``): a helper thread reads the part piece by piece while the decoder reads the
+  pieces already there (:class:`DecodingInput`). For a part the capture store keeps decoded
+  (``Span.in_chunks``, see ``mailcapture.storage.sqlite.decoded``) a piece is a chunk read as it is
+  (~1.1 ms for a 12 MP JPEG's four); for a part still base64 in the raw message, zstd and base64
+  decoding too (~6 ms). SQLite, zstd and Pillow's decoders run without the GIL, so on two cores the
+  read costs the render little time.
 - ``"spool"`` inputs (anything above PREVIEWER_SPOOL_THRESHOLD) are written to a private temp
   file piece by piece, never held whole.
 - The rest (documents, small videos) are read into memory.
@@ -184,9 +183,7 @@ def opened(store: dict[str, Any], check: Callable[[bytes], None] | None = None
     streamed: DecodingInput | None = None
     try:
         if store.get("stream"):
-            # a part kept decoded is read as it is (a few row reads): no helper thread to hand it over
-            streamed = DecodingInput(reader.pieces(span, early=True), span.size,
-                                     None if span.in_chunks else _helper_thread())
+            streamed = DecodingInput(reader.pieces(span, early=True), span.size, _helper_thread())
             if check is not None:
                 check(streamed.read(SNIFF_BYTES))
                 streamed.seek(0)

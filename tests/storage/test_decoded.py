@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import os
 import random
@@ -134,6 +135,7 @@ async def test_the_direct_reader_reads_chunks(db_path: str) -> None:
         assert found is not None
         span = found[1]
         assert span.in_chunks and direct.Span.from_dict(span.to_dict()) == span
+        assert set(span.to_dict()) == {f.name for f in dataclasses.fields(direct.Span)}
         assert b"".join(reader.pieces(span)) == payload
         assert reader.head(span, 1000) == payload[:1000]
     finally:

@@ -24,7 +24,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from mailcapture import mime
@@ -59,7 +59,9 @@ class Span:
     stored: int = decoded.ENCODED  # decoded.DECODED: the bytes are in part_chunks, read as they are
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {"pk": self.pk, "message_size": self.message_size, "block_size": self.block_size,
+                "encoding": self.encoding, "start": self.start, "end": self.end, "part_id": self.part_id,
+                "size": self.size, "stored": self.stored}
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Span:
