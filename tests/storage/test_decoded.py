@@ -313,3 +313,34 @@ async def test_a_compaction_that_fails_leaves_the_message_readable_and_is_not_re
         assert found is not None and found[1] == payload
     finally:
         await store.close()
+
+
+async def test_direct_reads_of_chunks_in_pieces_heads_and_damage(db_path: str,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from mailcapture.errors import StorageError
+    monkeypatch.setattr(direct, "FIRST_PIECE", 10_000)  # smaller than a chunk here
+    payload = os.urandom(130_000)
+    store = SQLiteStore(db_path, compression=1, block_size=BLOCK)
+    await store.open()
+    try:
+        await store.add(build(Spec(bodies=[attachment(payload)])))
+        await store.settle()
+    finally:
+        await store.close()
+    reader = direct.DirectReader(db_path, "")
+    try:
+        found = reader.locate(hashlib.sha256(payload).hexdigest())
+        assert found is not None
+        span = found[1]
+        early = list(reader.pieces(span, early=True))
+        assert len(early[0]) == direct.FIRST_PIECE and b"".join(early) == payload
+        assert reader.head(span, 10) == payload[:10]
+        assert reader.head(span, 10**6) == payload  # more than there is: all of it
+        longer = dataclasses.replace(span, size=span.size - 5)  # the part holds more than recorded
+        with pytest.raises(StorageError, match="recorded"):
+            b"".join(reader.pieces(longer))
+        gone = dataclasses.replace(span, pk=999)
+        with pytest.raises(StorageError, match="deleted"):
+            b"".join(reader.pieces(gone, early=True))
+    finally:
+        reader.close()

@@ -42,6 +42,7 @@ HEAD_SLACK = 1024
 # Page cache per connection of a direct reader. Blocks are read once per preview and stream through the
 # OS's page cache; the 4 MiB a capture-service reader keeps would only add to every worker's RSS.
 DIRECT_CACHE_KIB = 256
+FIRST_PIECE = 64 * 1024  # early reads of a part kept decoded: its first bytes alone, then the rest
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,10 +146,7 @@ class DirectReader:
         if span.start < 0:
             return self._side_data(span)[:n]
         if span.in_chunks:
-            out = b""
-            for piece in self._chunks(span, limit=1):
-                out = piece[:n]
-            return out
+            return b"".join(self._chunks(span, first=n, limit=n))
         end = min(span.end, span.start + n * HEAD_EXPANSION + HEAD_SLACK)
         out = bytearray()
         for piece in mime.iter_decode(self._encoded(span, end, early=True), span.encoding):
@@ -167,7 +165,7 @@ class DirectReader:
             yield self._side_data(span)
             return
         if span.in_chunks:
-            yield from self._chunks(span)
+            yield from self._chunks(span, first=FIRST_PIECE if early else 0)
             return
         yield from mime.iter_decode(self._encoded(span, span.end, early), span.encoding)
 
@@ -178,22 +176,41 @@ class DirectReader:
         except sqlite3.Error as exc:
             raise StorageError(f"cannot read part {span.part_id}: {exc}") from exc
 
-    def _chunks(self, span: Span, limit: int = 0) -> Iterator[bytes]:
-        """The decoded chunks of a part kept decoded (``limit``: only that many), checked against its size."""
+    def _chunks(self, span: Span, first: int = 0, limit: int = 0) -> Iterator[bytes]:
+        """The decoded bytes of a part kept decoded, chunk by chunk, checked against its size. ``first``: the
+        first chunk, when stored as is, comes out in a piece of that many bytes, then the rest (incremental
+        blob I/O: the reader starts on them at once). ``limit``: stop after that many bytes."""
         total = 0
         seq = 0
+        want = min(limit, span.size) if limit else span.size
+        cut = want if limit else 1 << 62  # a part longer than recorded is read whole: the caller sees it
         try:
-            while total < span.size and (not limit or seq < limit):
-                found = reads.chunk_rows(self._conn(), self.tables, span.pk, span.part_id, seq, 1)
-                if not found:
+            conn = self._conn()
+            while total < want:
+                row = conn.execute(
+                    f"SELECT rowid, compressed, length(data) FROM {self.tables.part_chunks} "
+                    "WHERE message = ? AND part_id = ? AND seq = ?", (span.pk, span.part_id, seq)).fetchone()
+                if row is None:
                     break
-                data = blocks.decompress(*found[0])
-                total += len(data)
+                rowid, flag, length = row
+                if flag == blocks.STORED and (first or limit):
+                    with conn.blobopen(self.tables.part_chunks, "data", rowid, readonly=True) as blob:
+                        pieces = [blob.read(min(first or length, cut - total))]
+                        if total + len(pieces[0]) < cut:
+                            pieces.append(blob.read(min(length, cut - total) - len(pieces[0])))
+                    first = 0
+                else:
+                    found = conn.execute(f"SELECT data FROM {self.tables.part_chunks} WHERE rowid = ?",
+                                         (rowid,)).fetchone()
+                    pieces = [blocks.decompress(flag, found[0])[: cut - total]] if found else []
+                for piece in pieces:
+                    if piece:
+                        total += len(piece)
+                        yield piece
                 seq += 1
-                yield data
         except sqlite3.Error as exc:
             raise StorageError(f"cannot read part {span.part_id}: {exc}") from exc
-        if (not limit or seq < limit) and total != span.size:
+        if total < want or (not limit and total != span.size):
             if total == 0:
                 raise StorageError("the message was deleted while its part was being read")
             raise StorageError(f"part {span.part_id} has {total} decoded bytes, {span.size} recorded")
