@@ -99,3 +99,44 @@ def test_ctypes_detection_with_and_without_ld_preload(preload: bool) -> None:
     active, purged, version = out.stdout.split()
     assert active == str(preload) and purged == str(preload)
     assert version.startswith("5.") if preload else version == "-"
+
+
+def test_a_worker_purges_after_a_big_input_once_idle() -> None:
+    """After an input over PURGE_ABOVE the worker purges jemalloc's arenas when no job came for
+    PURGE_IDLE_S, not right away (the next big input would fault the same pages in again)."""
+    import io
+    import threading
+
+    from previewer.protocol import encode
+    from previewer.worker import __main__ as wmain
+
+    calls: list[float] = []
+    original = wmain.jemalloc.purge
+    r, w = os.pipe()
+    out = io.BytesIO()
+    big = b"x" * (wmain.PURGE_ABOVE + 1)
+    try:
+        wmain.jemalloc.purge = lambda: calls.append(time.monotonic()) or True  # type: ignore[assignment]
+        wmain.PURGE_IDLE_S, idle = 0.3, wmain.PURGE_IDLE_S
+        frame = encode({"fmt": "nope", "size": 128, "path": None, "input_size": len(big)}, big)
+
+        def feed() -> None:
+            with os.fdopen(w, "wb") as pipe:
+                pipe.write(frame)
+                pipe.flush()
+                time.sleep(0.1)  # the second job comes before the idle time: no purge in between
+                pipe.write(frame)
+                pipe.flush()
+                time.sleep(0.6)  # idle: one purge
+            # closed: the worker ends
+
+        thread = threading.Thread(target=feed)
+        started = time.monotonic()
+        thread.start()
+        with os.fdopen(r, "rb") as inp:
+            assert wmain.serve(inp, out, "image", {"original_size_limit": 10**9}) == 0
+        thread.join()
+    finally:
+        wmain.jemalloc.purge = original  # type: ignore[assignment]
+        wmain.PURGE_IDLE_S = idle
+    assert len(calls) == 1 and calls[0] - started >= 0.4, [c - started for c in calls]
