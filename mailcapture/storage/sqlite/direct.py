@@ -13,8 +13,9 @@ and the worker that renders it decodes the part itself (:meth:`DirectReader.piec
 The capture service says where its file is (:func:`describe`, served at ``/internal/store``); the
 reader checks that the path names the same file (device and inode) before it trusts it.
 
-Nothing here holds a transaction open between calls: every block is one statement, so a reader never
-stops the capture service's checkpoints from emptying the WAL file.
+Nothing here holds a transaction open for long: every block is one statement, and a chunk of a part kept
+decoded is one incremental blob read (a read transaction while its pieces are handed out, a few
+milliseconds), so a reader never stops the capture service's checkpoints from emptying the WAL file.
 """
 
 from __future__ import annotations
@@ -43,6 +44,9 @@ HEAD_SLACK = 1024
 # OS's page cache; the 4 MiB a capture-service reader keeps would only add to every worker's RSS.
 DIRECT_CACHE_KIB = 256
 FIRST_PIECE = 64 * 1024  # early reads of a part kept decoded: its first bytes alone, then the rest
+# A chunk stored as is is read in pieces of this size: below glibc's mmap threshold, so they come from the
+# heap and are reused (1 MiB pieces faulted ~870 fresh pages in per 12 MP JPEG under glibc: 2.6 -> 1.1 ms).
+CHUNK_PIECE = 256 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,9 +181,9 @@ class DirectReader:
             raise StorageError(f"cannot read part {span.part_id}: {exc}") from exc
 
     def _chunks(self, span: Span, first: int = 0, limit: int = 0) -> Iterator[bytes]:
-        """The decoded bytes of a part kept decoded, chunk by chunk, checked against its size. ``first``: the
-        first chunk, when stored as is, comes out in a piece of that many bytes, then the rest (incremental
-        blob I/O: the reader starts on them at once). ``limit``: stop after that many bytes."""
+        """The decoded bytes of a part kept decoded, checked against its size. A chunk stored as is is read in
+        pieces of CHUNK_PIECE (incremental blob I/O); ``first``: the very first piece is that many bytes
+        (the reader starts on them at once). ``limit``: stop after that many bytes."""
         total = 0
         seq = 0
         want = min(limit, span.size) if limit else span.size
@@ -193,20 +197,24 @@ class DirectReader:
                 if row is None:
                     break
                 rowid, flag, length = row
-                if flag == blocks.STORED and (first or limit):
+                if flag == blocks.STORED:
                     with conn.blobopen(self.tables.part_chunks, "data", rowid, readonly=True) as blob:
-                        pieces = [blob.read(min(first or length, cut - total))]
-                        if total + len(pieces[0]) < cut:
-                            pieces.append(blob.read(min(length, cut - total) - len(pieces[0])))
-                    first = 0
+                        left = min(length, cut - total)
+                        while left > 0:
+                            piece = blob.read(min(first or CHUNK_PIECE, left))
+                            if not piece:
+                                break
+                            first = 0
+                            left -= len(piece)
+                            total += len(piece)
+                            yield piece
                 else:
                     found = conn.execute(f"SELECT data FROM {self.tables.part_chunks} WHERE rowid = ?",
                                          (rowid,)).fetchone()
-                    pieces = [blocks.decompress(flag, found[0])[: cut - total]] if found else []
-                for piece in pieces:
-                    if piece:
-                        total += len(piece)
-                        yield piece
+                    data = blocks.decompress(flag, found[0])[: cut - total] if found else b""
+                    total += len(data)
+                    if data:
+                        yield data
                 seq += 1
         except sqlite3.Error as exc:
             raise StorageError(f"cannot read part {span.part_id}: {exc}") from exc
