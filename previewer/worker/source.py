@@ -183,7 +183,11 @@ def opened(store: dict[str, Any], check: Callable[[bytes], None] | None = None
     streamed: DecodingInput | None = None
     try:
         if store.get("stream"):
-            streamed = DecodingInput(reader.pieces(span, early=True), span.size, _helper_thread())
+            pieces = reader.pieces(span, early=True)
+            if span.in_chunks:  # its first piece is a cheap read: here, not after waking the helper thread
+                first = next(pieces, None)
+                pieces = itertools.chain([] if first is None else [first], pieces)
+            streamed = DecodingInput(pieces, span.size, _helper_thread())
             if check is not None:
                 check(streamed.read(SNIFF_BYTES))
                 streamed.seek(0)
