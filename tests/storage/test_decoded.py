@@ -120,28 +120,6 @@ async def test_at_level_0_the_data_is_stored_once(db_path: str, inspect_db: Insp
     assert blocks + chunks < 0.8 * len(message.raw)  # the decoded bytes are 3/4 of their base64
 
 
-async def test_the_direct_reader_reads_chunks(db_path: str) -> None:
-    payload = os.urandom(300_000)
-    store = SQLiteStore(db_path, compression=1, block_size=BLOCK)
-    await store.open()
-    try:
-        await store.add(build(Spec(bodies=[attachment(payload)])))
-        await store.settle()
-    finally:
-        await store.close()
-    reader = direct.DirectReader(db_path, "")
-    try:
-        found = reader.locate(hashlib.sha256(payload).hexdigest())
-        assert found is not None
-        span = found[1]
-        assert span.in_chunks and direct.Span.from_dict(span.to_dict()) == span
-        assert set(span.to_dict()) == {f.name for f in dataclasses.fields(direct.Span)}
-        assert b"".join(reader.pieces(span)) == payload
-        assert reader.head(span, 1000) == payload[:1000]
-    finally:
-        reader.close()
-
-
 async def test_a_read_that_started_before_compaction_gets_the_same_bytes(db_path: str) -> None:
     payload = os.urandom(400_000)
     store = SQLiteStore(db_path, compression=1, block_size=BLOCK, decode_parts=False)
@@ -315,10 +293,11 @@ async def test_a_compaction_that_fails_leaves_the_message_readable_and_is_not_re
         await store.close()
 
 
-async def test_direct_reads_of_chunks_in_pieces_heads_and_damage(db_path: str,
+async def test_the_direct_reader_reads_chunks_in_pieces_heads_and_damage(db_path: str,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     from mailcapture.errors import StorageError
     monkeypatch.setattr(direct, "FIRST_PIECE", 10_000)  # smaller than a chunk here
+    monkeypatch.setattr(direct, "CHUNK_PIECE", 20_000)
     payload = os.urandom(130_000)
     store = SQLiteStore(db_path, compression=1, block_size=BLOCK)
     await store.open()
@@ -332,8 +311,12 @@ async def test_direct_reads_of_chunks_in_pieces_heads_and_damage(db_path: str,
         found = reader.locate(hashlib.sha256(payload).hexdigest())
         assert found is not None
         span = found[1]
+        assert span.in_chunks and direct.Span.from_dict(span.to_dict()) == span
+        assert set(span.to_dict()) == {f.name for f in dataclasses.fields(direct.Span)}
+        assert b"".join(reader.pieces(span)) == payload
         early = list(reader.pieces(span, early=True))
         assert len(early[0]) == direct.FIRST_PIECE and b"".join(early) == payload
+        assert max(len(p) for p in early) == direct.CHUNK_PIECE
         assert reader.head(span, 10) == payload[:10]
         assert reader.head(span, 10**6) == payload  # more than there is: all of it
         longer = dataclasses.replace(span, size=span.size - 5)  # the part holds more than recorded
