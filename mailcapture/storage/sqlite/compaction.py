@@ -117,10 +117,10 @@ def _chunks(borrow: Borrow, t: Tables, message: MessageLocation, cand: Candidate
             yield data, layout
             del buffer[:full]
             consumed += full
-        piece = next(encoded, None)
-        if piece is None:
+        more = next(encoded, None)
+        if more is None:
             break
-        buffer += piece
+        buffer += more
     data = take(bytes(buffer), last=True) if consumed + len(buffer) == total and buffer else None
     yield (b"", None) if data is None else (data, layout)
 
