@@ -10,7 +10,6 @@ log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 10_000
 JOURNAL_SIZE_LIMIT = 8 * 1024 * 1024  # WAL file truncated back to this after a checkpoint
-PAGE_SIZE = 16 * 1024
 READER_CACHE_KIB = 4 * 1024  # page cache per read connection (big blobs stream through the OS cache)
 
 
@@ -25,12 +24,9 @@ def open_writer(path: str, wal: bool) -> sqlite3.Connection:
                            timeout=BUSY_TIMEOUT_MS / 1000)
     try:
         _common(conn)
-        # only take effect on a new, empty database file. auto_vacuum lets vacuum() give freed pages back.
-        # Page size 16 KiB: a part kept decoded is read page by page (one pread each), 3.7 MB in ~230 reads
-        # instead of ~900 (0.45 -> 0.2 ms, more from cold caches); a thumbnail's read and an attachment
-        # download get that much cheaper. 64 KiB pages made small mails/s fall from ~490 to ~330 (every
-        # commit writes whole pages to the WAL); at 16 KiB, 419-546 small mails/s against 534-584 at 4 KiB.
-        conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")
+        # only takes effect on a new, empty database file; lets vacuum() give freed pages back.
+        # SQLite's 4 KiB pages stay: 64 KiB pages made a 37.5 MB commit faster, but every small mail
+        # then writes ~10 whole 64 KiB pages to the WAL (small mails/s fell from ~490 to ~330).
         conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
         wanted = "wal" if wal else "delete"
         mode = conn.execute(f"PRAGMA journal_mode = {wanted.upper()}").fetchone()[0]
