@@ -358,3 +358,19 @@ async def test_random_messages_stay_exact(tmp_path: Path, seed: int) -> None:
     with sqlite3.connect(tmp_path / "r.db") as conn:
         stored = [r[0] for r in conn.execute("SELECT stored FROM parts WHERE part_id != '1'")]
     assert sorted(stored) == [DECODED] * (len(bodies) - damaged) + [IRREGULAR] * damaged
+
+
+async def test_messages_that_found_the_backlog_full_are_found_by_a_sweep(
+        db_path: str, inspect_db: Inspect, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(store_module, "COMPACT_BACKLOG", 1)
+    monkeypatch.setattr(store_module, "COMPACT_QUIET_S", 0.3)  # the first waits while the others arrive
+    store = SQLiteStore(db_path, compression=1, block_size=BLOCK)
+    await store.open()
+    try:
+        await store.settle()  # the sweep at open
+        for n in range(4):
+            await store.add(build(Spec(message_id=f"{n}@x", bodies=[attachment(os.urandom(50_000))])))
+        await store.settle()
+        assert inspect_db("SELECT count(*) FROM parts WHERE stored = 1") == [(4,)]
+    finally:
+        await store.close()

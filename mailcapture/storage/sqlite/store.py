@@ -73,6 +73,7 @@ class SQLiteStore(Store):
         self._compactor: asyncio.Task[None] | None = None
         self._compact_pool: ThreadPoolExecutor | None = None
         self._last_stored = 0.0  # event loop time of the last message committed
+        self._compact_missed = False  # a message found the backlog full: sweep once it is empty
         self._open = False
 
     # ---------------------------------------------------------------- life cycle
@@ -98,7 +99,7 @@ class SQLiteStore(Store):
                 log.info("deleted %d raw block(s) of messages that never completed", orphans)
             chunks = await self._writer.submit(lambda conn: compaction.delete_orphan_chunks(conn, self.tables))
             if chunks:
-                log.info("deleted %d decoded chunk(s) of a compaction that stopped midway", chunks)
+                log.info("deleted %d decoded chunk(s) of messages that are gone", chunks)
             await self._readers.start()
         except BaseException:
             await self._writer.close()
@@ -196,7 +197,7 @@ class SQLiteStore(Store):
         try:
             queue.put_nowait(id_)
         except asyncio.QueueFull:
-            pass  # the sweep queued when the backlog empties finds it
+            self._compact_missed = True  # the sweep queued when the backlog empties finds it
 
     async def settle(self) -> None:
         """Wait until every message queued for compaction is done (tests, benchmarks)."""
@@ -206,7 +207,6 @@ class SQLiteStore(Store):
     async def _compact_loop(self) -> None:
         queue = self._compact_queue
         assert queue is not None
-        full = False
         while True:
             id_ = await queue.get()
             try:
@@ -217,17 +217,16 @@ class SQLiteStore(Store):
                     if len(found) == compaction.SWEEP_BATCH and any(progress) and not queue.full():
                         queue.put_nowait(_SWEEP)  # more may wait (a batch that only failed is not retried)
                 else:
-                    full = full or queue.full()
                     await self._compact_logged(id_)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 log.warning("looking for messages to keep decoded failed: %s", exc)
             finally:
+                if self._compact_missed and queue.empty():  # before task_done: settle() waits for it too
+                    self._compact_missed = False
+                    queue.put_nowait(_SWEEP)
                 queue.task_done()
-            if full and queue.empty():
-                full = False
-                queue.put_nowait(_SWEEP)
 
     async def _compact_logged(self, id_: str) -> bool:
         try:
