@@ -5,9 +5,9 @@ the worker, so a hung or huge read is bounded by the task timeout and killed wit
 
 - Images (``"stream"``): a helper thread reads the part piece by piece while the decoder reads the
   pieces already there (:class:`DecodingInput`). For a part the capture store keeps decoded
-  (``Span.in_chunks``, see ``mailcapture.storage.sqlite.decoded``) a piece is a chunk read as it is
-  (~1.1 ms for a 12 MP JPEG's four); for a part still base64 in the raw message, zstd and base64
-  decoding too (~6 ms). SQLite, zstd and Pillow's decoders run without the GIL, so on two cores the
+  (``Span.in_chunks``, see ``mailcapture.storage.sqlite.decoded``) the pieces are its chunks read as
+  they are, 256 KiB at a time (~1.1 ms for a 12 MP JPEG; the first piece is read in the worker's own
+  thread); for a part still base64 in the raw message, zstd and base64 decoding too (~6 ms). SQLite, zstd and Pillow's decoders run without the GIL, so on two cores the
   read costs the render little time.
 - ``"spool"`` inputs (anything above PREVIEWER_SPOOL_THRESHOLD) are written to a private temp
   file piece by piece, never held whole.
@@ -75,8 +75,7 @@ class DecodingInput(ArrivingInput):
     """A seekable, read-only file over the pieces a helper thread decodes: a read blocks until the bytes
     it asks for are decoded (or raises what stopped the decoding)."""
 
-    def __init__(self, pieces: Iterator[bytes], size: int, executor: ThreadPoolExecutor | None) -> None:
-        """``executor`` None: read every piece now, in this thread (they need no decoding)."""
+    def __init__(self, pieces: Iterator[bytes], size: int, executor: ThreadPoolExecutor) -> None:
         super().__init__()
         self._size = size
         self._pieces: list[bytes] = []  # as decoded: no buffer to zero-fill, no copy into it
@@ -86,12 +85,7 @@ class DecodingInput(ArrivingInput):
         self._stop = False
         self._error: BaseException | None = None
         self._cv = threading.Condition()
-        if executor is None:
-            self._future: Future[None] = Future()
-            self._produce(pieces)
-            self._future.set_result(None)
-        else:
-            self._future = executor.submit(self._produce, pieces)
+        self._future: Future[None] = executor.submit(self._produce, pieces)
 
     def _produce(self, pieces: Iterator[bytes]) -> None:
         try:
