@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from mailcapture.storage.base import NewMessage
 from mailcapture.storage.sqlite import SQLiteStore, compaction, decoded, direct
 from mailcapture.storage.sqlite import store as store_module
 from mailcapture.storage.sqlite.decoded import DECODED, DERIVED, ENCODED, IRREGULAR
@@ -56,6 +57,16 @@ def _bodies() -> list[Body]:
         attachment(blob(5_000), filename="small.bin"),
         attachment(blob(30_000), filename="q.bin", encoding="quoted-printable"),
     ]
+
+
+async def _add_as_received(db_path: str, message: NewMessage, level: int = 1) -> str:
+    """Store ``message`` with compaction off (as a version before schema 3 did); returns its id."""
+    store = SQLiteStore(db_path, compression=level, block_size=BLOCK, decode_parts=False)
+    await store.open()
+    try:
+        return await store.add(message)
+    finally:
+        await store.close()
 
 
 async def _check_reads(store: SQLiteStore, id_: str, message_raw: bytes, bodies: list[Body]) -> None:
@@ -123,13 +134,7 @@ async def test_at_level_0_the_data_is_stored_once(db_path: str, inspect_db: Insp
 
 async def test_a_read_that_started_before_compaction_gets_the_same_bytes(db_path: str) -> None:
     payload = os.urandom(400_000)
-    store = SQLiteStore(db_path, compression=1, block_size=BLOCK, decode_parts=False)
-    await store.open()
-    try:
-        message = build(Spec(bodies=[attachment(payload)]))
-        await store.add(message)
-    finally:
-        await store.close()
+    await _add_as_received(db_path, build(Spec(bodies=[attachment(payload)])))
     reader = direct.DirectReader(db_path, "")
     try:
         found = reader.locate(hashlib.sha256(payload).hexdigest())
@@ -165,12 +170,7 @@ async def test_a_message_deleted_meanwhile_leaves_no_chunks(db_path: str, inspec
 
 
 async def test_chunks_of_a_message_that_is_gone_are_deleted_on_open(db_path: str, inspect_db: Inspect) -> None:
-    store = SQLiteStore(db_path, compression=1, block_size=BLOCK, decode_parts=False)
-    await store.open()
-    try:
-        await store.add(build(Spec(bodies=[attachment(os.urandom(100_000))])))
-    finally:
-        await store.close()
+    await _add_as_received(db_path, build(Spec(bodies=[attachment(os.urandom(100_000))])))
     with sqlite3.connect(db_path) as conn:
         conn.execute("INSERT INTO part_chunks VALUES (99, '2', 0, 0, x'00')")
     store = SQLiteStore(db_path, compression=1, block_size=BLOCK, decode_parts=False)
@@ -214,12 +214,7 @@ async def test_a_compaction_cut_short_is_finished_by_the_next_sweep(db_path: str
 
 async def test_the_file_never_holds_both_forms(db_path: str, inspect_db: Inspect) -> None:
     """The pages the base64 blocks free are reused for the chunks in the same transaction."""
-    store = SQLiteStore(db_path, compression=0, block_size=BLOCK, decode_parts=False)
-    await store.open()
-    try:
-        id_ = await store.add(build(Spec(bodies=[attachment(os.urandom(2_000_000))])))
-    finally:
-        await store.close()
+    id_ = await _add_as_received(db_path, build(Spec(bodies=[attachment(os.urandom(2_000_000))])), level=0)
     before = os.path.getsize(db_path)
     store = SQLiteStore(db_path, compression=0, block_size=BLOCK)
     await store.open()
