@@ -210,7 +210,6 @@ class SQLiteStore(Store):
         while True:
             id_ = await queue.get()
             try:
-                await self._quiet()
                 if id_ == _SWEEP:
                     found = await self._read(partial(compaction.waiting, t=self.tables))
                     progress = [await self._compact_logged(waiting_id) for waiting_id in found]
@@ -249,6 +248,7 @@ class SQLiteStore(Store):
             await asyncio.sleep(left)
 
     async def _compact(self, id_: str) -> None:
+        await self._quiet()  # also between the messages a sweep found
         plan = await self._read(partial(compaction.plan, t=self.tables, id_=id_))
         if plan is None:
             return
