@@ -127,7 +127,7 @@ def test_a_worker_purges_after_a_big_input_once_idle() -> None:
                 time.sleep(0.1)  # the second job comes before the idle time: no purge in between
                 pipe.write(frame)
                 pipe.flush()
-                time.sleep(0.6)  # idle: one purge
+                time.sleep(1.2)  # idle: one purge (0.3 s after the second job, with room to spare)
             # closed: the worker ends
 
         thread = threading.Thread(target=feed)
