@@ -24,7 +24,8 @@ from pathlib import Path
 import psutil
 from gen_inputs import Input
 
-from mailcapture.storage.sqlite import decoded
+from mailcapture.storage.sqlite import compaction
+from mailcapture.storage.sqlite.schema import Tables
 
 HOST = "127.0.0.1"
 REPO = Path(__file__).resolve().parents[2]
@@ -210,21 +211,20 @@ def _get_json(url: str) -> dict[str, object]:
 
 
 def wait_decoded(workdir: Path, timeout: float = 300.0) -> float:
-    """Wait until the capture service started in ``workdir`` has kept every big base64 part decoded (it does so after each 250,
-    in the background: ``mailcapture.storage.sqlite.compaction``); returns the seconds waited."""
+    """Wait until the capture service started in ``workdir`` has kept every big base64 part decoded (it does
+    so after each 250, in the background: ``mailcapture.storage.sqlite.compaction``); returns the seconds
+    waited."""
     started = time.monotonic()
     files = sorted((workdir / "data").glob("*.db"))
     if not files:
         raise StackError(f"no database file in {workdir / 'data'}")
-    query = (f"SELECT count(*) FROM parts WHERE stored = {decoded.ENCODED} AND lower(encoding) = 'base64' "
-             f"AND start_off >= 0 AND size >= {decoded.MIN_PART}")
     while True:
         with contextlib.closing(sqlite3.connect(f"file:{files[0]}?mode=ro", uri=True)) as conn:
-            left = conn.execute(query).fetchone()[0]
+            left = len(compaction.waiting(conn, Tables("")))
         if not left:
             return time.monotonic() - started
         if time.monotonic() - started > timeout:
-            raise StackError(f"{left} parts still not kept decoded after {timeout:.0f} s")
+            raise StackError(f"{left} messages still not kept decoded after {timeout:.0f} s")
         time.sleep(0.2)
 
 

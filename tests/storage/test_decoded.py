@@ -27,7 +27,6 @@ def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(store_module, "COMPACT_QUIET_S", 0.0)
     monkeypatch.setattr(decoded, "CHUNK", 50_000)  # several chunks per part
     monkeypatch.setattr(decoded, "MIN_PART", 10_000)
-    monkeypatch.setattr(compaction, "_CANDIDATES", compaction._CANDIDATES.replace(str(64 * 1024), "10000"))
 
 
 def _lines(data: bytes, width: int, eol: bytes, trailing: bool = True) -> bytes:

@@ -16,7 +16,7 @@ from functools import partial
 import zstandard
 
 from mailcapture.errors import StorageError
-from mailcapture.storage.sqlite import decoded
+from mailcapture.storage.sqlite import decoded, reads
 from mailcapture.storage.sqlite.schema import Tables
 
 BLOCK_SIZE = 1024 * 1024
@@ -79,11 +79,10 @@ def decompress(flag: int, payload: bytes) -> bytes:
 
 def chunk_of(conn: sqlite3.Connection, t: Tables, pk: int, part_id: str, seq: int) -> bytes:
     """One decoded chunk of a part kept decoded."""
-    row = conn.execute(f"SELECT compressed, data FROM {t.part_chunks} WHERE message = ? AND part_id = ? AND seq = ?",
-                       (pk, part_id, seq)).fetchone()
-    if row is None:
+    found = reads.chunk_rows(conn, t, pk, part_id, seq, 1)
+    if not found:
         raise StorageError(f"chunk {seq} of part {part_id} is missing (the message was deleted meanwhile?)")
-    return decompress(row[0], row[1])
+    return decompress(*found[0])
 
 
 def block_bytes(conn: sqlite3.Connection, t: Tables, pk: int, flag: int, payload: bytes) -> tuple[int, bytes]:
@@ -135,16 +134,6 @@ def read_range(conn: sqlite3.Connection, tables: Tables, pk: int, block_size: in
     if expected != last + 1:
         raise StorageError(f"raw block {expected} of a message is missing")
     return pieces[0].tobytes() if len(pieces) == 1 else b"".join(pieces)
-
-
-def read_block(conn: sqlite3.Connection, tables: Tables, pk: int, block_size: int, size: int,
-               seq: int) -> bytes | None:
-    row = conn.execute(
-        f"SELECT compressed, data FROM {tables.blocks} WHERE message = ? AND seq = ?", (pk, seq)
-    ).fetchone()
-    if row is None:
-        return None
-    return _checked(seq, decompress(*block_bytes(conn, tables, pk, row[0], row[1])), block_size, size)
 
 
 def block_span(block_size: int, start: int, end: int) -> range:

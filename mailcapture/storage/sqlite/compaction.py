@@ -31,8 +31,10 @@ SWEEP_BATCH = 64  # messages found per sweep query
 
 Borrow = Callable[[], AbstractContextManager[sqlite3.Connection]]
 
-_CANDIDATES = ("lower(encoding) = 'base64' AND stored = {encoded} AND start_off >= 0 AND size >= {min_part}"
-               .format(encoded=decoded.ENCODED, min_part=decoded.MIN_PART))
+def _candidates() -> str:
+    """The condition on ``parts`` of a part never looked at that compaction may keep decoded."""
+    return (f"lower(encoding) = 'base64' AND stored = {decoded.ENCODED} AND start_off >= 0 "
+            f"AND size >= {int(decoded.MIN_PART)}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +56,7 @@ def plan(conn: sqlite3.Connection, t: Tables, id_: str) -> Plan | None:
     if row is None:
         return None
     found = [Candidate(*r) for r in conn.execute(
-        f"SELECT part_id, start_off, end_off, size FROM {t.parts} WHERE message = ? AND {_CANDIDATES} "
+        f"SELECT part_id, start_off, end_off, size FROM {t.parts} WHERE message = ? AND {_candidates()} "
         "ORDER BY start_off", (row[0],))]
     return Plan(MessageLocation(*row), found) if found else None
 
@@ -62,7 +64,7 @@ def plan(conn: sqlite3.Connection, t: Tables, id_: str) -> Plan | None:
 def waiting(conn: sqlite3.Connection, t: Tables, limit: int = SWEEP_BATCH) -> list[str]:
     """Messages with parts never looked at (stored before this feature, or missed while busy)."""
     return [r[0] for r in conn.execute(
-        f"SELECT m.id FROM {t.messages} m WHERE m.pk IN (SELECT DISTINCT message FROM {t.parts} WHERE {_CANDIDATES}) "
+        f"SELECT m.id FROM {t.messages} m WHERE m.pk IN (SELECT DISTINCT message FROM {t.parts} WHERE {_candidates()}) "
         "ORDER BY m.pk LIMIT ?", (limit,))]
 
 
@@ -267,7 +269,7 @@ def give_up(conn: sqlite3.Connection, t: Tables, id_: str) -> None:
     row = conn.execute(f"SELECT pk FROM {t.messages} WHERE id = ?", (id_,)).fetchone()
     if row is None:
         return
-    parts = [r[0] for r in conn.execute(f"SELECT part_id FROM {t.parts} WHERE message = ? AND {_CANDIDATES}", row)]
+    parts = [r[0] for r in conn.execute(f"SELECT part_id FROM {t.parts} WHERE message = ? AND {_candidates()}", row)]
     finish(conn, t, row[0], [], parts)
 
 
