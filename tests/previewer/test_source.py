@@ -67,6 +67,29 @@ def test_a_read_waits_for_its_bytes_and_not_for_the_rest(executor: ThreadPoolExe
     f.close()
 
 
+def test_pieces_read_by_the_caller_are_read_without_the_helper(executor: ThreadPoolExecutor) -> None:
+    """The worker reads the first piece itself: the decoder starts on it while the helper thread is still
+    asleep (here: busy with something else), and the sizes are checked over all the pieces."""
+    data = os.urandom(50_000)
+    busy = threading.Event()
+    executor.submit(busy.wait, 10)  # the one helper thread cannot start on the rest yet
+    f = DecodingInput(gated(data[20_000:], 10_000), len(data), executor, ready=[data[:20_000]])
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(f.read(20_000)))
+    reader.start()
+    reader.join(5)
+    busy.set()
+    assert got == [data[:20_000]]
+    assert f.read() == data[20_000:]
+    f.close()
+    assert f.failure is None
+    long = DecodingInput(gated(b"y" * 30, 10), 30, executor, ready=[b"x" * 10])
+    assert long.read() == b"x" * 10 + b"y" * 20
+    executor.submit(lambda: None).result(5)
+    long.close()
+    assert "longer than its recorded 30" in str(long.failure)
+
+
 def test_what_stops_the_decoding_is_raised_by_the_read_that_needs_the_bytes(executor: ThreadPoolExecutor) -> None:
     def broken() -> Iterator[bytes]:
         yield b"a" * 1000
