@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import ctypes
 import itertools
 import os
 import tempfile
@@ -56,8 +57,58 @@ def _reader(store: dict[str, Any]) -> DirectReader:
 def _helper_thread() -> ThreadPoolExecutor:
     global _helper
     if _helper is None:
-        _helper = ThreadPoolExecutor(1, thread_name_prefix="input-decoder")
+        _helper = ThreadPoolExecutor(1, thread_name_prefix="input-decoder", initializer=_Placement.started)
+    _Placement.apart()
     return _helper
+
+
+class _Placement:
+    """Keeps the helper thread off the CPU the worker's own thread runs on.
+
+    In a KVM guest an idle vCPU counts as preempted, so the scheduler wakes the helper on the waker's CPU,
+    where it waits for the decoder to yield and its reads add to the decode time instead of overlapping it:
+    12 MP JPEG kept decoded, 30 ms idle before each job, measured in-process: +2.3-3 ms over decoding from
+    memory with the helper placed freely (on the worker's CPU 80-86 % of the time), +0.7-0.8 ms when apart.
+    Only the helper is narrowed, to the process's CPUs minus the current one, and only until the worker's
+    thread has to wait for it: then the other CPUs may all be busy (another worker) while this one idles, so
+    the helper may run anywhere again until the next job."""
+
+    helper_tid = 0
+    allowed: frozenset[int] = frozenset()
+    current: frozenset[int] = frozenset()
+    getcpu: Callable[[], int] | None = None
+
+    @classmethod
+    def started(cls) -> None:  # in the helper thread
+        cls.helper_tid = threading.get_native_id()
+        try:
+            cls.allowed = cls.current = frozenset(os.sched_getaffinity(0))
+            fn = ctypes.CDLL(None).sched_getcpu
+            fn.restype, fn.argtypes = ctypes.c_int, []
+            cls.getcpu = fn
+        except (OSError, AttributeError):
+            cls.getcpu = None
+
+    @classmethod
+    def apart(cls) -> None:  # in the worker's thread, before waking the helper
+        if cls.getcpu is None or not cls.helper_tid or len(cls.allowed) < 2:
+            return
+        want = cls.allowed - {cls.getcpu()}
+        if want and want != cls.current:
+            try:
+                os.sched_setaffinity(cls.helper_tid, want)
+                cls.current = want
+            except OSError:  # e.g. the CPU set changed under us: leave it to the scheduler
+                cls.getcpu = None
+
+    @classmethod
+    def anywhere(cls) -> None:  # in the worker's thread, about to wait for the helper
+        if cls.current != cls.allowed and cls.getcpu is not None:
+            try:
+                os.sched_setaffinity(cls.helper_tid, cls.allowed)
+                cls.current = cls.allowed
+            except OSError:
+                cls.getcpu = None
 
 
 def _checked(pieces: Iterator[bytes], size: int, total: int = 0) -> Iterator[bytes]:
@@ -115,6 +166,8 @@ class DecodingInput(ArrivingInput):
                 self._cv.notify_all()
 
     def _wait(self, upto: int) -> int:
+        if self._filled < upto and not self._done:
+            _Placement.anywhere()
         with self._cv:
             while self._filled < upto and not self._done:
                 self._cv.wait()

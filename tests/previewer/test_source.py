@@ -14,6 +14,7 @@ from PIL import Image
 
 from mailcapture.errors import StorageError
 from previewer.worker.failures import CorruptInput
+from previewer.worker import source
 from previewer.worker.source import DecodingInput
 from tests.previewer import samples
 
@@ -142,3 +143,26 @@ def test_a_job_for_another_file_at_the_same_path_is_refused(tmp_path) -> None:  
     with pytest.raises(MissingInput, match="not the file the job was made for"):
         with source.opened(store):
             pass
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="one CPU: nothing to keep apart")
+def test_the_helper_thread_keeps_off_the_workers_cpu_until_the_worker_waits_for_it() -> None:
+    everywhere = os.sched_getaffinity(0)
+    helper = source._helper_thread()
+    tid = helper.submit(threading.get_native_id).result(5)
+    cpu = min(everywhere)
+    os.sched_setaffinity(0, {cpu})  # this thread plays the worker's thread, on a known CPU
+    try:
+        assert source._helper_thread() is helper  # each job takes the helper: it is placed then
+        assert os.sched_getaffinity(tid) == everywhere - {cpu}
+        data = os.urandom(30_000)
+        gate = threading.Event()
+        f = DecodingInput(gated(data[10_000:], 10_000, gate), len(data), helper, ready=[data[:10_000]])
+        assert f.read(10_000) == data[:10_000]
+        assert os.sched_getaffinity(tid) == everywhere - {cpu}  # no wait so far
+        threading.Timer(0.1, gate.set).start()
+        assert f.read() == data[10_000:]  # waited: the helper may run anywhere now
+        assert os.sched_getaffinity(tid) == everywhere
+        f.close()
+    finally:
+        os.sched_setaffinity(0, everywhere)
