@@ -3,12 +3,12 @@
 The job names the store (file, table prefix) and the part (``Span``); the bytes are decoded here, in
 the worker, so a hung or huge read is bounded by the task timeout and killed with the worker.
 
-- Images (``"stream"``): a helper thread reads the part piece by piece while the decoder reads the
-  pieces already there (:class:`DecodingInput`). For a part the capture store keeps decoded
-  (``Span.in_chunks``, see ``mailcapture.storage.sqlite.decoded``) the pieces are its chunks read as
-  they are, 256 KiB at a time (~1.1 ms for a 12 MP JPEG; the first piece is read in the worker's own
-  thread); for a part still base64 in the raw message, zstd and base64 decoding too (~6 ms). SQLite, zstd and Pillow's decoders run without the GIL, so on two cores the
-  read costs the render little time.
+- Images (``"stream"``): the worker's thread reads the first piece and the decoder starts on it while a
+  helper thread reads the rest piece by piece (:class:`DecodingInput`). For a part the capture store keeps
+  decoded (``Span.in_chunks``, see ``mailcapture.storage.sqlite.decoded``) the pieces are its chunks read
+  as they are, 256 KiB at a time (~1.1 ms for a 12 MP JPEG); for a part still base64 in the raw message,
+  zstd and base64 decoding too (~6 ms). SQLite, zstd and Pillow's decoders run without the GIL, so with
+  the helper on another CPU (:class:`_Placement`) the read costs the render little time.
 - ``"spool"`` inputs (anything above PREVIEWER_SPOOL_THRESHOLD) are written to a private temp
   file piece by piece, never held whole.
 - The rest (documents, small videos) are read into memory.
