@@ -28,4 +28,4 @@ class Context:
 
     @property
     def previewer_url(self) -> str:
-        return self.settings.previewer_url
+        return str(self.settings.previewer_url)

@@ -148,7 +148,7 @@ class Service:
         site = web.TCPSite(self._runner, host, port, reuse_address=True, backlog=LISTEN_BACKLOG)
         await site.start()
         server = site._server  # aiohttp keeps the asyncio server here; needed for port 0
-        if server is not None and server.sockets:
+        if isinstance(server, asyncio.Server) and server.sockets:
             self.http_port = server.sockets[0].getsockname()[1]
         smtp_host, smtp_port = self.settings.smtp_addr
         self._smtp = await start_smtp(

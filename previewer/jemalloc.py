@@ -76,4 +76,4 @@ def purge() -> bool:
     fn = _mallctl()
     if fn is None:
         return False
-    return fn(f"arena.{ALL_ARENAS}.purge".encode(), None, None, None, 0) == 0
+    return bool(fn(f"arena.{ALL_ARENAS}.purge".encode(), None, None, None, 0) == 0)

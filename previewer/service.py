@@ -204,9 +204,11 @@ class Previewer:
             return None
         limits = self._fetcher.limits
         declared = located.record.content_type
-        sniffed = guess(declared)
-        confirm = sniffed is not None and located.span.size <= min(limits.file_limit, limits.video_limit)
-        if not confirm:  # (also when there is no guess)
+        guessed = guess(declared)
+        confirm = guessed is not None and located.span.size <= min(limits.file_limit, limits.video_limit)
+        if guessed is not None and confirm:
+            sniffed = guessed
+        else:  # (also when there is no guess)
             head = await self._direct.head(located)
             if head is None:
                 return None

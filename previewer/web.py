@@ -13,6 +13,7 @@ import sys
 from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from mailcapture.config import Settings
 from previewer.errors import BadRequest, NotFound, PreviewError, error_body
@@ -38,7 +39,7 @@ def error_response(exc: PreviewError) -> web.Response:
 
 
 @web.middleware
-async def error_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except PreviewError as exc:

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 try:  # SIMD base64 (AVX2/AVX-512/NEON): 20-40x binascii on large parts
     import pybase64 as _pybase64
 except ImportError:  # pragma: no cover - the dependency is declared; stay correct without it
-    _pybase64 = None
+    _pybase64 = None  # type: ignore[assignment]
 
 ENCODING_BASE64 = "base64"
 ENCODING_QP = "quoted-printable"

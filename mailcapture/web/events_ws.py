@@ -30,7 +30,8 @@ def track_sockets(app: web.Application) -> None:
     app[OPEN_SOCKETS] = weakref.WeakSet()
 
     async def close_all(app: web.Application) -> None:
-        for ws in list(app[OPEN_SOCKETS]):
+        sockets = app[OPEN_SOCKETS]
+        for ws in list(sockets):
             await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down")
 
     app.on_shutdown.append(close_all)

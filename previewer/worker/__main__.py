@@ -7,6 +7,7 @@ a value in the reply (code + message); the process only ends when stdin closes o
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
@@ -114,7 +115,7 @@ def classify(exc: BaseException) -> tuple[str, str]:
     return "corrupt", f"cannot decode: {text}"
 
 
-def handle(render: Renderer, header: Header, source: str | bytes | BinaryIO, test_hooks: bool,
+def handle(render: Renderer, header: Header, source: str | bytes | BinaryIO | io.RawIOBase, test_hooks: bool,
            original_size_limit: int) -> tuple[Header, bytes]:
     fmt = str(header["fmt"])
     size = int(header["size"])

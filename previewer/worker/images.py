@@ -37,7 +37,7 @@ def configure(original_size_limit: int) -> None:
     ImageFile.LOAD_TRUNCATED_IMAGES = False
     warnings.simplefilter("error", Image.DecompressionBombWarning)
     if "PILLOW_BLOCKS_MAX" not in os.environ:
-        Image.core.set_blocks_max(PILLOW_BLOCKS_MAX)
+        Image.core.set_blocks_max(PILLOW_BLOCKS_MAX)  # type: ignore[attr-defined]  # the C core: not in the stubs
 
 
 _heif_registered = False

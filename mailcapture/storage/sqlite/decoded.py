@@ -34,7 +34,7 @@ from mailcapture.mime import transfer
 try:
     import pybase64 as _b64
 except ImportError:  # pragma: no cover - declared dependency
-    _b64 = None
+    _b64 = None  # type: ignore[assignment]
 
 DERIVED = 2  # raw_blocks.compressed: a list of segments (this module)
 CHUNK = 1024 * 1024  # about this many decoded bytes per part_chunks row (a whole number of lines)

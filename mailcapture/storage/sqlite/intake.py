@@ -56,7 +56,7 @@ def _relay(source: asyncio.Future[NewMessage]) -> concurrent.futures.Future[NewM
         if f.cancelled():
             target.cancel()
         elif f.exception() is not None:
-            target.set_exception(f.exception())  # type: ignore[arg-type]
+            target.set_exception(f.exception())
         else:
             target.set_result(f.result())
 
@@ -169,7 +169,7 @@ class BlockIntake(Intake):
             self._writing = []
             job = partial(self._finish_rows, raw, built, last)
             try:
-                id_ = await self._write(job, sum(len(payload) for _, payload in last) + 1)
+                id_: str = await self._write(job, sum(len(payload) for _, payload in last) + 1)
             except _ParseFailed as failed:
                 assert failed.__cause__ is not None
                 raise failed.__cause__ from None
