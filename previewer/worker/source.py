@@ -57,58 +57,57 @@ def _reader(store: dict[str, Any]) -> DirectReader:
 def _helper_thread() -> ThreadPoolExecutor:
     global _helper
     if _helper is None:
-        _helper = ThreadPoolExecutor(1, thread_name_prefix="input-decoder", initializer=_Placement.started)
-    _Placement.apart()
+        _helper = ThreadPoolExecutor(1, thread_name_prefix="input-decoder", initializer=_placement.started)
+    _placement.apart()
     return _helper
 
 
 class _Placement:
     """Keeps the helper thread off the CPU the worker's own thread runs on.
 
-    In a KVM guest an idle vCPU counts as preempted, so the scheduler wakes the helper on the waker's CPU,
-    where it waits for the decoder to yield and its reads add to the decode time instead of overlapping it:
-    12 MP JPEG kept decoded, 30 ms idle before each job, measured in-process: +2.3-3 ms over decoding from
-    memory with the helper placed freely (on the worker's CPU 80-86 % of the time), +0.7-0.8 ms when apart.
-    Only the helper is narrowed, to the process's CPUs minus the current one, and only until the worker's
-    thread has to wait for it: then the other CPUs may all be busy (another worker) while this one idles, so
-    the helper may run anywhere again until the next job."""
+    In a KVM guest an idle vCPU counts as preempted, so the scheduler wakes the helper on the waker's CPU
+    (80-86 % of jobs here), where it waits for the decoder to yield and its reads add to the decode time
+    instead of overlapping it. 12 MP JPEG kept decoded, 30 ms idle before each job, in-process: +1.4-1.5 ms
+    over decoding from memory with the helper placed freely, +0.5-0.6 ms apart (jemalloc; glibc +2.3-3.0
+    -> +0.7-0.9 ms). Only the helper is narrowed, to the process's CPUs minus the current one, and only
+    until the worker's thread has to wait for it: then the other CPUs may all be busy (another worker)
+    while this one idles, so the helper may run anywhere again until the next job."""
 
-    helper_tid = 0
-    allowed: frozenset[int] = frozenset()
-    current: frozenset[int] = frozenset()
-    getcpu: Callable[[], int] | None = None
+    def __init__(self) -> None:
+        self.helper_tid = 0
+        self.allowed: frozenset[int] = frozenset()
+        self.current: frozenset[int] = frozenset()
+        self.getcpu: Callable[[], int] | None = None
 
-    @classmethod
-    def started(cls) -> None:  # in the helper thread
-        cls.helper_tid = threading.get_native_id()
+    def started(self) -> None:  # in the helper thread, once
+        self.helper_tid = threading.get_native_id()
         try:
-            cls.allowed = cls.current = frozenset(os.sched_getaffinity(0))
+            self.allowed = self.current = frozenset(os.sched_getaffinity(0))
             fn = ctypes.CDLL(None).sched_getcpu
             fn.restype, fn.argtypes = ctypes.c_int, []
-            cls.getcpu = fn
-        except (OSError, AttributeError):
-            cls.getcpu = None
+            self.getcpu = fn
+        except (OSError, AttributeError):  # no such call here: leave placement to the scheduler
+            self.getcpu = None
 
-    @classmethod
-    def apart(cls) -> None:  # in the worker's thread, before waking the helper
-        if cls.getcpu is None or not cls.helper_tid or len(cls.allowed) < 2:
+    def apart(self) -> None:  # in the worker's thread, before waking the helper
+        if self.getcpu is not None and self.helper_tid and len(self.allowed) > 1:
+            self._pin(self.allowed - {self.getcpu()})
+
+    def anywhere(self) -> None:  # in the worker's thread, about to wait for the helper
+        if self.getcpu is not None and self.current != self.allowed:
+            self._pin(self.allowed)
+
+    def _pin(self, cpus: frozenset[int]) -> None:
+        if not cpus or cpus == self.current:
             return
-        want = cls.allowed - {cls.getcpu()}
-        if want and want != cls.current:
-            try:
-                os.sched_setaffinity(cls.helper_tid, want)
-                cls.current = want
-            except OSError:  # e.g. the CPU set changed under us: leave it to the scheduler
-                cls.getcpu = None
+        try:
+            os.sched_setaffinity(self.helper_tid, cpus)
+            self.current = cpus
+        except OSError:  # e.g. the CPU set changed under us: leave it to the scheduler from now on
+            self.getcpu = None
 
-    @classmethod
-    def anywhere(cls) -> None:  # in the worker's thread, about to wait for the helper
-        if cls.current != cls.allowed and cls.getcpu is not None:
-            try:
-                os.sched_setaffinity(cls.helper_tid, cls.allowed)
-                cls.current = cls.allowed
-            except OSError:
-                cls.getcpu = None
+
+_placement = _Placement()
 
 
 def _checked(pieces: Iterator[bytes], size: int, total: int = 0) -> Iterator[bytes]:
@@ -167,7 +166,7 @@ class DecodingInput(ArrivingInput):
 
     def _wait(self, upto: int) -> int:
         if self._filled < upto and not self._done:
-            _Placement.anywhere()
+            _placement.anywhere()
         with self._cv:
             while self._filled < upto and not self._done:
                 self._cv.wait()
