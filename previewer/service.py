@@ -206,9 +206,8 @@ class Previewer:
         declared = located.record.content_type
         guessed = guess(declared)
         confirm = guessed is not None and located.span.size <= min(limits.file_limit, limits.video_limit)
-        if guessed is not None and confirm:
-            sniffed = guessed
-        else:  # (also when there is no guess)
+        sniffed = guessed if confirm else None
+        if sniffed is None:  # (also when there is no guess)
             head = await self._direct.head(located)
             if head is None:
                 return None

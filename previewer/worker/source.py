@@ -135,9 +135,7 @@ class DecodingInput(ArrivingInput):
         self._starts: list[int] = []  # offset of each piece
         self._filled = 0
         for piece in ready or ():
-            self._starts.append(self._filled)
-            self._pieces.append(piece)
-            self._filled += len(piece)
+            self._add(piece)
         self._done = False
         self._stop = False
         self._error: BaseException | None = None
@@ -150,9 +148,7 @@ class DecodingInput(ArrivingInput):
                 if self._stop:
                     return
                 with self._cv:
-                    self._starts.append(self._filled)
-                    self._pieces.append(piece)
-                    self._filled += len(piece)
+                    self._add(piece)
                     self._cv.notify_all()
         except BaseException as exc:  # handed to the reader, which raises it
             self._error = exc
@@ -163,6 +159,11 @@ class DecodingInput(ArrivingInput):
             with self._cv:
                 self._done = True
                 self._cv.notify_all()
+
+    def _add(self, piece: bytes) -> None:  # under the lock once the helper runs
+        self._starts.append(self._filled)
+        self._pieces.append(piece)
+        self._filled += len(piece)
 
     def _wait(self, upto: int) -> int:
         if self._filled < upto and not self._done:
